@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from aiworkflow import views
+from aiworkflow.auth import TokenObtainApi, TokenRefreshApi
+from github_app.apis import GitHubInstallCallbackApi, GitHubInstallUrlApi, GitHubIntegrationListApi
+from integrations.apis import IntegrationDeleteApi, IntegrationListApi
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health", views.health, name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/auth/token", TokenObtainApi.as_view(), name="auth-token"),
+    path("api/v1/auth/token/refresh", TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("api/v1/app/integrations", IntegrationListApi.as_view(), name="integrations"),
+    path("api/v1/app/integrations/github", GitHubIntegrationListApi.as_view(), name="integrations-github"),
+    path("api/v1/app/integrations/github/install", GitHubInstallUrlApi.as_view(), name="integrations-github-install"),
+    path("api/v1/app/integrations/<uuid:token_id>", IntegrationDeleteApi.as_view(), name="integration"),
+    path("api/v1/public/webhooks/github/auth", GitHubInstallCallbackApi.as_view(), name="github-install-callback"),
+]
+
+handler400 = views.bad_request
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error

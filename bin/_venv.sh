@@ -1,0 +1,28 @@
+# Sourced by bin/run and bin/test: makes .venv with Python 3.11+ and keeps it on requirements.txt.
+
+find_python() {
+  for candidate in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "Python 3.11 or newer is required (set PYTHON=/path/to/python3.11)." >&2
+  exit 1
+}
+
+ensure_venv() {
+  if [ ! -x .venv/bin/python ]; then
+    "$(find_python)" -m venv .venv
+  fi
+  local wanted
+  wanted=$(.venv/bin/python -c 'import hashlib; print(hashlib.sha256(open("requirements.txt", "rb").read()).hexdigest())')
+  if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$wanted" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    echo "$wanted" > .venv/.requirements.sha256
+  fi
+  export PATH="$PWD/.venv/bin:$PATH"
+}

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class GithubAppConfig(AppConfig):
+    name = "github_app"
+    verbose_name = "GitHub App"
+
+    def ready(self) -> None:
+        from github_app import checks  # noqa: F401  (registers the configuration checks)

@@ -1,0 +1,121 @@
+"""Calls to GitHub on behalf of the install flow: as the App (JWT) and as the installing user.
+
+A web request must answer promptly, so these calls time out and never retry or sleep; every
+failure becomes one of the project's errors, whose messages never carry a token.
+"""
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
+from github.PaginatedList import PaginatedList
+from github.Repository import Repository
+
+from aiworkflow.errors import ApplicationError
+from github_app.errors import (
+    GitHubAppNotConfigured,
+    GitHubBadGateway,
+    GitHubUnavailable,
+    InstallationNotFound,
+    OAuthCodeInvalid,
+)
+
+REPOSITORIES_PER_PAGE = 100
+
+
+def app_private_key() -> str:
+    if settings.GITHUB_APP_PRIVATE_KEY:
+        return settings.GITHUB_APP_PRIVATE_KEY.replace("\\n", "\n")
+    if settings.GITHUB_APP_PRIVATE_KEY_PATH:
+        return Path(settings.GITHUB_APP_PRIVATE_KEY_PATH).read_text()
+    return ""
+
+
+def _client_options() -> dict:
+    return {
+        "base_url": settings.GITHUB_API_BASE_URL,
+        "timeout": settings.GITHUB_HTTP_TIMEOUT_SECONDS,
+        "retry": None,
+        "per_page": REPOSITORIES_PER_PAGE,
+    }
+
+
+def _app_integration() -> GithubIntegration:
+    private_key = app_private_key()
+    if not (settings.GITHUB_APP_ID and private_key):
+        raise GitHubAppNotConfigured(detail={"missing": "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"})
+    return GithubIntegration(auth=Auth.AppAuth(settings.GITHUB_APP_ID, private_key), **_client_options())
+
+
+def _retry_after(exc: GithubException) -> dict:
+    seconds = (exc.headers or {}).get("retry-after")
+    return {"Retry-After": seconds} if seconds else {}
+
+
+@contextlib.contextmanager
+def _github_errors(*, not_found: ApplicationError) -> Iterator[None]:
+    """Translate GitHub's failures; `from None` drops chained exceptions that hold headers."""
+    try:
+        yield
+    except RateLimitExceededException as exc:
+        raise GitHubUnavailable("GitHub's rate limit is exhausted; try again shortly.", headers=_retry_after(exc)) from None
+    except GithubException as exc:
+        if exc.status == 404:
+            raise not_found from None
+        if exc.status == 401:
+            raise GitHubBadGateway("GitHub rejected the App's credentials.") from None
+        raise GitHubBadGateway(detail={"github_status": exc.status}) from None
+    except requests.RequestException:
+        raise GitHubUnavailable() from None
+
+
+def installation_fetch(*, installation_id: int) -> dict:
+    """`GET /app/installations/{id}` as the App: proves the installation is ours and real."""
+    integration = _app_integration()
+    with _github_errors(not_found=InstallationNotFound(detail={"installation_id": installation_id})):
+        _, data = integration.requester.requestJsonAndCheck("GET", f"/app/installations/{installation_id}")
+    return data
+
+
+def installation_repositories_fetch(*, installation_id: int) -> list[dict]:
+    """Every repository the installation can reach, through `GET /installation/repositories`."""
+    installation_github = _app_integration().get_github_for_installation(installation_id)
+    not_found = InstallationNotFound(detail={"installation_id": installation_id})
+    with _github_errors(not_found=not_found), installation_github:
+        repositories = PaginatedList(
+            Repository, installation_github.requester, "/installation/repositories", None, list_item="repositories"
+        )
+        return [{"id": repo.id, "full_name": repo.full_name, "private": repo.private} for repo in repositories]
+
+
+def oauth_code_exchange(*, code: str) -> dict:
+    """Trade the code GitHub sent with the redirect for the installing user's token."""
+    try:
+        response = requests.post(
+            f"{settings.GITHUB_BASE_URL}/login/oauth/access_token",
+            data={"client_id": settings.GITHUB_CLIENT_ID, "client_secret": settings.GITHUB_CLIENT_SECRET, "code": code},
+            headers={"Accept": "application/json"},
+            timeout=settings.GITHUB_HTTP_TIMEOUT_SECONDS,
+        )
+    except requests.RequestException:
+        raise GitHubUnavailable() from None
+    if response.status_code >= 500:
+        raise GitHubBadGateway(detail={"github_status": response.status_code})
+    try:
+        data = response.json()
+    except ValueError:
+        raise GitHubBadGateway("GitHub's answer to the code exchange was not JSON.") from None
+    if not isinstance(data, dict) or not data.get("access_token"):
+        reason = data.get("error", "no_token") if isinstance(data, dict) else "no_token"
+        raise OAuthCodeInvalid(detail={"reason": str(reason)})
+    return data
+
+
+def user_can_access_installation(*, user_token: str, installation_id: int) -> bool:
+    """Whether the installation is among the user's (`GET /user/installations`)."""
+    user_github = Github(auth=Auth.Token(user_token), **_client_options())
+    with _github_errors(not_found=GitHubBadGateway()), user_github:
+        return any(item.id == installation_id for item in user_github.get_user().get_installations())

@@ -1,0 +1,41 @@
+from aiworkflow.errors import ApplicationError
+
+
+class InstallStateInvalid(ApplicationError):
+    status_code = 400
+    default_message = "The installation state is invalid."
+
+
+class InstallStateWrongUser(ApplicationError):
+    status_code = 403
+    default_message = "This installation link was issued to another user."
+
+
+class InstallationOwnershipUnverified(ApplicationError):
+    status_code = 403
+    default_message = "The installation could not be verified as yours."
+
+
+class OAuthCodeInvalid(ApplicationError):
+    status_code = 400
+    default_message = "GitHub did not accept the authorization code."
+
+
+class InstallationNotFound(ApplicationError):
+    status_code = 404
+    default_message = "GitHub does not know this installation of the App."
+
+
+class GitHubAppNotConfigured(ApplicationError):
+    status_code = 503
+    default_message = "The GitHub App is not configured on this server."
+
+
+class GitHubBadGateway(ApplicationError):
+    status_code = 502
+    default_message = "GitHub answered with an error."
+
+
+class GitHubUnavailable(ApplicationError):
+    status_code = 503
+    default_message = "GitHub could not be reached; try again shortly."

@@ -1,0 +1,52 @@
+import json
+from pathlib import Path
+
+import freezegun
+import pytest
+import responses
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# freezegun's default ignore list holds "gi" (GObject) as a name prefix, which would leave code in
+# `github_app` on the real clock.
+freezegun.configure(default_ignore_list=["threading", "queue", "multiprocessing", "_pytest.terminal.", "_pytest.runner."])
+
+
+def load_fixture(name: str) -> dict:
+    return json.loads((FIXTURES / "github" / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user(username="alice", password="correct horse battery staple")
+
+
+@pytest.fixture
+def other_user(db):
+    return get_user_model().objects.create_user(username="bob", password="another long passphrase")
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api(user) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture
+def github_http():
+    """Every outgoing HTTP request must be stubbed; an unexpected one fails the test."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock

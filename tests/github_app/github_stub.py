@@ -1,0 +1,85 @@
+"""GitHub's side of the install flow, served through `responses` with bodies shaped like GitHub's."""
+
+import copy
+import re
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+import requests
+import responses
+from django.conf import settings
+
+from tests.conftest import load_fixture
+
+INSTALLATION_ID = 957387
+USER_TOKEN = "ghu_" + "u" * 36
+INSTALLATION_TOKEN = "ghs_" + "i" * 36
+
+
+def installation_body(installation_id: int = INSTALLATION_ID, **changes) -> dict:
+    body = copy.deepcopy(load_fixture("installation__created")["installation"])
+    body.update(id=installation_id, **changes)
+    return body
+
+
+def repository(repo_id: int, full_name: str, private: bool = False) -> dict:
+    return {"id": repo_id, "node_id": f"R_{repo_id}", "name": full_name.split("/")[1], "full_name": full_name, "private": private}
+
+
+def api_url(path: str) -> re.Pattern:
+    """The API URL of `path`, with or without the explicit default port PyGithub puts in it."""
+    base = urlsplit(settings.GITHUB_API_BASE_URL)
+    origin = re.escape(f"{base.scheme}://{base.hostname}")
+    return re.compile(rf"{origin}(:\d+)?{re.escape(base.path + path)}(\?.*)?$")
+
+
+class GitHubStub:
+    def __init__(self, mock: responses.RequestsMock):
+        self.mock = mock
+
+    def installation(self, installation_id: int = INSTALLATION_ID, *, status: int = 200, **changes):
+        body = installation_body(installation_id, **changes) if status == 200 else {"message": "Server Error"}
+        return self.mock.get(api_url(f"/app/installations/{installation_id}"), json=body, status=status)
+
+    def installation_unreachable(self, installation_id: int = INSTALLATION_ID, error: Exception | None = None):
+        url = api_url(f"/app/installations/{installation_id}")
+        return self.mock.get(url, body=error or requests.ConnectTimeout("timed out"))
+
+    def repositories(self, installation_id: int = INSTALLATION_ID, repositories: list[dict] | None = None):
+        if repositories is None:
+            repositories = [repository(186853002, "Codertocat/Hello-World")]
+        expires_at = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.mock.post(
+            api_url(f"/app/installations/{installation_id}/access_tokens"),
+            json={"token": INSTALLATION_TOKEN, "expires_at": expires_at, "permissions": {"contents": "read"}},
+            status=201,
+        )
+        return self.mock.get(
+            api_url("/installation/repositories"),
+            json={"total_count": len(repositories), "repository_selection": "selected", "repositories": repositories},
+        )
+
+    def oauth_exchange(self, *, status: int = 200, body: dict | None = None):
+        if body is None:
+            body = {
+                "access_token": USER_TOKEN,
+                "expires_in": 28800,
+                "refresh_token": "ghr_" + "r" * 76,
+                "refresh_token_expires_in": 15811200,
+                "scope": "",
+                "token_type": "bearer",
+            }
+        return self.mock.post(f"{settings.GITHUB_BASE_URL}/login/oauth/access_token", json=body, status=status)
+
+    def user_installations(self, installation_ids: list[int]):
+        installations = [installation_body(installation_id) for installation_id in installation_ids]
+        return self.mock.get(
+            api_url("/user/installations"), json={"total_count": len(installations), "installations": installations}
+        )
+
+    def accessible_installation(self, installation_id: int = INSTALLATION_ID, repositories: list[dict] | None = None):
+        """Everything a successful verified install asks GitHub."""
+        self.installation(installation_id)
+        self.oauth_exchange()
+        self.user_installations([installation_id])
+        self.repositories(installation_id, repositories)

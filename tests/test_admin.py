@@ -1,0 +1,60 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from github_app.models import Installation, InstallationRepository
+from integrations.models import Integration, OAuthToken
+
+SECRET = "ghu_" + "x" * 36
+
+
+@pytest.fixture
+def staff(client, db):
+    admin = get_user_model().objects.create_superuser(username="ops", password="pw-for-ops-only")
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def token(user) -> OAuthToken:
+    return OAuthToken.objects.create(
+        user=user, integration=Integration.objects.get(integration_id="github_app"), provider="github",
+        external_id="42", access_token=SECRET, refresh_token="ghr_" + "y" * 76,
+    )
+
+
+def test_connection_pages_never_show_credentials(staff, token):
+    pages = [staff.get("/admin/integrations/oauthtoken/"), staff.get(f"/admin/integrations/oauthtoken/{token.pk}/change/")]
+
+    for page in pages:
+        assert page.status_code == 200
+        assert SECRET not in page.content.decode()
+        assert "ghr_" not in page.content.decode()
+
+
+def test_revoke_action_soft_deletes(staff, token):
+    response = staff.post(
+        "/admin/integrations/oauthtoken/", {"action": "revoke", "_selected_action": [str(token.pk)]}
+    )
+
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.is_active is False and token.revoked_at is not None
+
+
+def test_installation_page_lists_its_repositories(staff):
+    installation = Installation.objects.create(
+        installation_id=7, account_id=1, account_login="octo-org", account_type="Organization", repository_selection="selected"
+    )
+    InstallationRepository.objects.create(installation=installation, repository_id=99, full_name="octo-org/widgets")
+
+    page = staff.get(f"/admin/github_app/installation/{installation.pk}/change/")
+
+    assert page.status_code == 200
+    assert "octo-org/widgets" in page.content.decode()
+
+
+def test_integration_list_shows_the_github_app_row(staff):
+    page = staff.get("/admin/integrations/integration/")
+
+    assert page.status_code == 200
+    assert "github_app" in page.content.decode()

@@ -1,0 +1,42 @@
+import pytest
+
+from aiworkflow.celery import app as celery_app
+
+
+def test_health_reports_database_and_broker(client, db):
+    response = client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": {"ok": True}, "broker": {"ok": True}}}
+
+
+def test_health_is_503_when_the_broker_is_down(client, db, monkeypatch):
+    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+
+    response = client.get("/health")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["ok"] is False
+
+
+def test_health_is_get_only(client, db):
+    assert client.post("/health").status_code == 405
+
+
+@pytest.mark.parametrize("url", ["/nope", "/api/v1/app/nothing-here", "/api/v1/app/integrations/github/install/x"])
+def test_unknown_urls_are_json_404s(client, db, url):
+    response = client.get(url)
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found.", "detail": {}}
+
+
+def test_openapi_schema_is_served(client, db):
+    response = client.get("/api/schema/")
+
+    assert response.status_code == 200
+    assert b"/api/v1/public/webhooks/github/auth" in response.content
+
+
+def test_admin_login_page_renders(client, db):
+    assert client.get("/admin/login/").status_code == 200

@@ -1,0 +1,88 @@
+"""A real Celery worker process on the test database, for tests of the asynchronous pipeline."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+from aiworkflow.celery import app as celery_app
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """The URL of the database this test runs on, for a process that is not this one."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "", safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float = 30, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+class WorkerProcess:
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+
+@contextmanager
+def worker_process() -> Iterator[WorkerProcess]:
+    """Start `celery worker` over the configured broker and wait until it consumes."""
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)  # a message left by an earlier run must not run here
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "aiworkflow.settings_test",
+        "DATABASE_URL": test_database_url(),
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "aiworkflow", "worker", "--pool=solo", "--queues", queue,
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
+        "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
+    ]
+    process = subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    worker = WorkerProcess(process)
+    try:
+        if not wait_until(lambda: " ready." in worker.log or process.poll() is not None, timeout=60):
+            raise RuntimeError(f"the worker did not start:\n{worker.log}")
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker exited:\n{worker.log}")
+        yield worker
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
