@@ -123,6 +123,8 @@ STORAGES = {
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
 if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -137,6 +139,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "aiworkflow.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"auth": env("AUTH_THROTTLE_RATE", default="30/minute")},
+    # How many proxies in front of us append to X-Forwarded-For; 0 trusts only REMOTE_ADDR, so a
+    # client cannot dodge a throttle by sending the header itself.
+    # https://www.django-rest-framework.org/api-guide/throttling/#how-clients-are-identified
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
 }
 
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html

@@ -11,7 +11,6 @@ for name, value in {
     "JWT_SIGNING_KEY": "test-jwt-signing-key-not-for-production-0123456789",
     "ENCRYPTION_KEY": "w-yW31NkLzB_tE_4TnzwLwpLnZtbitpJZIrm6A83Ayo=",
     "CELERY_TASK_DEFAULT_QUEUE": "aiworkflow-test",
-    "CACHE_KEY_PREFIX": "aiworkflow-test",
     "LOG_FORMAT": "text",
 }.items():
     os.environ.setdefault(name, value)
@@ -23,6 +22,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory, so that a worker process started by a test shares the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
 
+# Per process, so that clearing it between tests touches no shared Redis database.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405
 GITHUB_API_BASE_URL = "https://api.github.com"

@@ -40,10 +40,10 @@ class InstallationOutputSerializer(serializers.Serializer):
 
 
 class GitHubInstallUrlApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class InstallUrlOutputSerializer(serializers.Serializer):
         install_url = serializers.URLField()
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=InstallUrlOutputSerializer)
     def get(self, request: Request) -> Response:
         return Response({"install_url": install_url_build(user=request.user)})
 
@@ -57,7 +57,7 @@ class GitHubInstallCallbackApi(APIView):
 
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):
+    class InstallCallbackInputSerializer(serializers.Serializer):
         state = serializers.CharField(max_length=1024)
         setup_action = serializers.ChoiceField(choices=["install", "update", "request"])
         installation_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
@@ -71,9 +71,9 @@ class GitHubInstallCallbackApi(APIView):
                 raise serializers.ValidationError({"installation_id": ["This field is required."]})
             return data
 
-    @extend_schema(parameters=[InputSerializer], responses={200: IntegrationItemSerializer})
+    @extend_schema(parameters=[InstallCallbackInputSerializer], responses={200: IntegrationItemSerializer})
     def get(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.query_params)
+        serializer = self.InstallCallbackInputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
         result = installation_callback_complete(
@@ -104,10 +104,10 @@ class GitHubInstallCallbackApi(APIView):
 
 
 class GitHubIntegrationListApi(APIView):
-    class OutputSerializer(IntegrationItemSerializer):
+    class GitHubIntegrationOutputSerializer(IntegrationItemSerializer):
         installation = InstallationOutputSerializer(allow_null=True)
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @extend_schema(responses=GitHubIntegrationOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         items = [
             {**IntegrationItemSerializer(entry.token).data, "installation": self._installation(entry.installation)}

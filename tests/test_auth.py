@@ -76,6 +76,15 @@ def test_password_guessing_is_throttled(anon, user, settings):
     assert statuses[30] == 429
 
 
+def test_a_forged_forwarded_for_header_does_not_dodge_the_throttle(anon, user):
+    statuses = [
+        anon.post(TOKEN, {"username": "alice", "password": "guess"}, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
+        for n in range(31)
+    ]
+
+    assert statuses[30] == 429
+
+
 @pytest.mark.parametrize(
     "header",
     [None, "Bearer", "Bearer garbage", "Bearer a.b.c", "Token abc", "Basic YWxpY2U6cGFzcw=="],

@@ -1,4 +1,5 @@
 import pytest
+from django.core.management import call_command
 
 from aiworkflow.celery import app as celery_app
 
@@ -36,6 +37,10 @@ def test_openapi_schema_is_served(client, db):
 
     assert response.status_code == 200
     assert b"/api/v1/public/webhooks/github/auth" in response.content
+
+
+def test_openapi_schema_is_valid_and_unambiguous(tmp_path):
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yaml"))
 
 
 def test_admin_login_page_renders(client, db):
