@@ -129,6 +129,10 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# How many proxies in front of us append to X-Forwarded-For; 0 trusts only the socket's address,
+# so a client cannot choose its own address (and dodge a throttle) by sending the header.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
@@ -139,10 +143,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "aiworkflow.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"auth": env("AUTH_THROTTLE_RATE", default="30/minute")},
-    # How many proxies in front of us append to X-Forwarded-For; 0 trusts only REMOTE_ADDR, so a
-    # client cannot dodge a throttle by sending the header itself.
     # https://www.django-rest-framework.org/api-guide/throttling/#how-clients-are-identified
-    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
@@ -181,12 +183,36 @@ GITHUB_HTTP_TIMEOUT_SECONDS = env.int("GITHUB_HTTP_TIMEOUT_SECONDS", default=10)
 GITHUB_INSTALL_STATE_MAX_AGE_SECONDS = env.int("GITHUB_INSTALL_STATE_MAX_AGE_SECONDS", default=3600)
 FRONTEND_URL = env("FRONTEND_URL", default="").rstrip("/")
 
+# Webhook intake. Both secrets are accepted, so the secret rotates without downtime: set the new
+# one as GITHUB_WEBHOOK_SECRET and the old one as ..._PREVIOUS, change it on GitHub, then drop
+# the old. With neither set, every delivery is refused (fail closed).
+# https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
+GITHUB_WEBHOOK_SECRET = env("GITHUB_WEBHOOK_SECRET", default="")
+GITHUB_WEBHOOK_SECRET_PREVIOUS = env("GITHUB_WEBHOOK_SECRET_PREVIOUS", default="")
+# Optional source allowlist, e.g. GitHub's `hooks` ranges from GET /meta. Empty: any source.
+GITHUB_WEBHOOK_ALLOWED_CIDRS = env.list("GITHUB_WEBHOOK_ALLOWED_CIDRS", default=[])
+# Requests failing verification from one address per minute before it is answered 429.
+WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = env.int("WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE", default=60)
+# Processing attempts before a delivery is `failed`; the wait between them doubles up to a cap.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", default=15)
+WEBHOOK_RETRY_MAX_SECONDS = env.int("WEBHOOK_RETRY_MAX_SECONDS", default=3600)
+# The relay re-enqueues a delivery left `queued` this long (its message was lost) or left
+# `processing` this long (its worker died); the latter must exceed the task's hard time limit.
+WEBHOOK_QUEUED_STALE_SECONDS = env.int("WEBHOOK_QUEUED_STALE_SECONDS", default=600)
+WEBHOOK_RELAY_INTERVAL_SECONDS = env.int("WEBHOOK_RELAY_INTERVAL_SECONDS", default=30)
+WEBHOOK_PAYLOAD_RETENTION_DAYS = env.int("WEBHOOK_PAYLOAD_RETENTION_DAYS", default=30)
+# Where a processed delivery goes next: a dotted path to `f(delivery, payload) -> runs started`.
+GITHUB_WEBHOOK_DISPATCHER = env("GITHUB_WEBHOOK_DISPATCHER", default="github_app.dispatch.dispatch_nowhere")
+
 CELERY_FILESYSTEM_BROKER_DIR = Path(env("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Unacknowledged tasks return to the queue after this long; it must exceed the hard time
     # limit or a slow task would run twice. https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A broker that cannot be reached must fail fast: intake answers GitHub meanwhile and the
+    # relay enqueues later.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 else:
     # Development without a broker server: kombu's filesystem transport, one folder a queue.
     CELERY_BROKER_URL = "filesystem://"
@@ -212,7 +238,18 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=330)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+WEBHOOK_PROCESSING_STALE_SECONDS = env.int("WEBHOOK_PROCESSING_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
+# Publishing gives up quickly so that a broker outage never holds a webhook answer for long.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE = {
+    "relay-webhook-deliveries": {
+        "task": "github_app.tasks.deliveries_relay",
+        "schedule": timedelta(seconds=WEBHOOK_RELAY_INTERVAL_SECONDS),
+    },
+    "purge-webhook-payloads": {
+        "task": "github_app.tasks.delivery_payloads_purge",
+        "schedule": timedelta(hours=6),
+    },
     "purge-used-install-states": {
         "task": "github_app.tasks.install_states_purge",
         "schedule": timedelta(hours=1),

@@ -32,6 +32,8 @@ GITHUB_APP_ID = "123456"
 GITHUB_APP_SLUG = "ai-workflow-teams-test"
 GITHUB_CLIENT_ID = "Iv1.testclientid"
 GITHUB_CLIENT_SECRET = "test-client-secret"
+GITHUB_WEBHOOK_SECRET = "test-webhook-secret"
+GITHUB_WEBHOOK_SECRET_PREVIOUS = ""
 FRONTEND_URL = ""
 SENTRY_DSN = ""
 

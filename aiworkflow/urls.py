@@ -4,7 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aiworkflow import views
 from aiworkflow.auth import TokenObtainApi, TokenRefreshApi
-from github_app.apis import GitHubInstallCallbackApi, GitHubInstallUrlApi, GitHubIntegrationListApi
+from github_app.apis import (
+    DeliveryListApi,
+    DeliveryReplayApi,
+    GitHubInstallCallbackApi,
+    GitHubInstallUrlApi,
+    GitHubIntegrationListApi,
+)
+from github_app.views import github_webhook
 from integrations.apis import IntegrationDeleteApi, IntegrationListApi
 
 
@@ -19,7 +26,11 @@ urlpatterns = [
     path("api/v1/app/integrations/github", GitHubIntegrationListApi.as_view(), name="integrations-github"),
     path("api/v1/app/integrations/github/install", GitHubInstallUrlApi.as_view(), name="integrations-github-install"),
     path("api/v1/app/integrations/<uuid:token_id>", IntegrationDeleteApi.as_view(), name="integration"),
+    path("api/v1/app/deliveries", DeliveryListApi.as_view(), name="deliveries"),
+    path("api/v1/app/deliveries/<int:delivery_pk>/replay", DeliveryReplayApi.as_view(), name="delivery-replay"),
     path("api/v1/public/webhooks/github/auth", GitHubInstallCallbackApi.as_view(), name="github-install-callback"),
+    path("api/v1/public/webhooks/github", github_webhook, name="github-webhook-api"),
+    path("webhooks/github", github_webhook, name="github-webhook"),
 ]
 
 handler400 = views.bad_request

@@ -12,6 +12,8 @@ DJANGO_DEBUG=true
 DJANGO_SECRET_KEY={secret_key}
 JWT_SIGNING_KEY={jwt_key}
 ENCRYPTION_KEY={fernet_key}
+# Paste this into the App's webhook settings, or replace it with the App's secret.
+GITHUB_WEBHOOK_SECRET={webhook_secret}
 """
 
 
@@ -24,6 +26,7 @@ def main(path: str) -> None:
             secret_key=secrets.token_urlsafe(50),
             jwt_key=secrets.token_urlsafe(50),
             fernet_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            webhook_secret=secrets.token_hex(32),
         )
     )
     target.chmod(0o600)

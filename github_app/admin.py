@@ -1,6 +1,11 @@
-from django.contrib import admin
+import json
 
-from github_app.models import Installation, InstallationRepository
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from aiworkflow.redaction import redact_secrets
+from github_app.models import Installation, InstallationRepository, WebhookDelivery
+from github_app.services.deliveries import DeliveryNotReplayable, delivery_replay
 
 
 class InstallationRepositoryInline(admin.TabularInline):
@@ -27,4 +32,41 @@ class InstallationAdmin(admin.ModelAdmin):
         return [field.name for field in Installation._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["delivery_id", "event", "action", "repository_full_name", "status", "attempts", "runs_started", "received_at"]
+    list_filter = ["status", "event"]
+    search_fields = ["delivery_id", "repository_full_name", "sender_login"]
+    date_hierarchy = "received_at"
+    exclude = ["payload"]
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields if field.name != "payload"] + ["payload_redacted"]
+    actions = ["replay"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("payload")
+
+    @admin.display(description="payload (values of secret-like keys hidden)")
+    def payload_redacted(self, delivery: WebhookDelivery) -> str:
+        if not delivery.payload:
+            return "(purged)" if delivery.payload_purged_at else ""
+        return format_html("<pre>{}</pre>", json.dumps(redact_secrets(json.loads(delivery.payload)), indent=2))
+
+    @admin.action(description="Replay the selected deliveries")
+    def replay(self, request, queryset) -> None:
+        replayed = 0
+        for delivery in queryset:
+            try:
+                delivery_replay(delivery=delivery)
+                replayed += 1
+            except DeliveryNotReplayable as exc:
+                self.message_user(request, f"{delivery.delivery_id}: {exc.message}", level=messages.WARNING)
+        self.message_user(request, f"{replayed} delivery(ies) queued again.")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -4,14 +4,16 @@ from django.conf import settings
 from django.http import HttpResponseRedirect
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from github_app.models import Installation
-from github_app.selectors import github_integration_list
-from github_app.services import installation_callback_complete, install_url_build
+from github_app.models import Installation, WebhookDelivery
+from github_app.selectors import delivery_get, delivery_list, github_integration_list
+from github_app.services.deliveries import delivery_replay
+from github_app.services.install_flow import installation_callback_complete, install_url_build
 from integrations.serializers import IntegrationItemSerializer, integration_list_body
 
 
@@ -118,3 +120,43 @@ class GitHubIntegrationListApi(APIView):
     @staticmethod
     def _installation(installation: Installation | None) -> dict | None:
         return None if installation is None else InstallationOutputSerializer(installation).data
+
+
+class DeliveryOutputSerializer(serializers.ModelSerializer):
+    repository = serializers.CharField(source="repository_full_name")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id", "delivery_id", "event", "action", "installation_id", "repository", "sender_login", "status",
+            "attempts", "last_error", "runs_started", "received_at", "processed_at", "payload_purged_at",
+        ]
+
+
+class DeliveryPagination(CursorPagination):
+    ordering = "-received_at"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class DeliveryListApi(APIView):
+    class DeliveryFilterSerializer(serializers.Serializer):
+        event = serializers.CharField(max_length=64, required=False)
+        status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices, required=False)
+        repository = serializers.CharField(max_length=255, required=False)
+
+    @extend_schema(parameters=[DeliveryFilterSerializer], responses=DeliveryOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        filters = self.DeliveryFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = DeliveryPagination()
+        page = paginator.paginate_queryset(delivery_list(user=request.user, **filters.validated_data), request, view=self)
+        return paginator.get_paginated_response(DeliveryOutputSerializer(page, many=True).data)
+
+
+class DeliveryReplayApi(APIView):
+    @extend_schema(request=None, responses={202: DeliveryOutputSerializer})
+    def post(self, request: Request, delivery_pk: int) -> Response:
+        delivery = delivery_replay(delivery=delivery_get(user=request.user, delivery_pk=delivery_pk))
+        return Response({"status": "queued", "delivery": DeliveryOutputSerializer(delivery).data}, status=status.HTTP_202_ACCEPTED)

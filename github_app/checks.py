@@ -1,3 +1,5 @@
+import ipaddress
+
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
@@ -37,3 +39,24 @@ def check_app_credentials(app_configs, **kwargs) -> list:
     if not missing:
         return []
     return [Warning(f"The GitHub App is not configured: {', '.join(missing)} unset.", id="github_app.W002")]
+
+
+@register()
+def check_webhook_secret(app_configs, **kwargs) -> list:
+    if settings.GITHUB_WEBHOOK_SECRET:
+        return []
+    message = "GITHUB_WEBHOOK_SECRET is not set: every webhook delivery is refused with 401."
+    if settings.DEBUG:
+        return [Warning(message, id="github_app.W003")]
+    return [Error(message, hint="Set it to the App's webhook secret.", id="github_app.E003")]
+
+
+@register()
+def check_webhook_allowlist(app_configs, **kwargs) -> list:
+    errors = []
+    for cidr in settings.GITHUB_WEBHOOK_ALLOWED_CIDRS:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            errors.append(Error(f"GITHUB_WEBHOOK_ALLOWED_CIDRS holds {cidr!r}, which is not a network.", id="github_app.E004"))
+    return errors

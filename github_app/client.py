@@ -114,8 +114,12 @@ def oauth_code_exchange(*, code: str) -> dict:
     return data
 
 
-def user_can_access_installation(*, user_token: str, installation_id: int) -> bool:
-    """Whether the installation is among the user's (`GET /user/installations`)."""
+def user_installation_access(*, user_token: str, installation_id: int) -> dict | None:
+    """The user's GitHub account (`GET /user`) if the installation is among theirs
+    (`GET /user/installations`), else None."""
     user_github = Github(auth=Auth.Token(user_token), **_client_options())
     with _github_errors(not_found=GitHubBadGateway()), user_github:
-        return any(item.id == installation_id for item in user_github.get_user().get_installations())
+        user = user_github.get_user()
+        if not any(item.id == installation_id for item in user.get_installations()):
+            return None
+        return {"id": user.id, "login": user.login}

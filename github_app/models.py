@@ -1,5 +1,8 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+GITHUB_APP_INTEGRATION_ID = "github_app"
 
 
 class Installation(models.Model):
@@ -51,3 +54,52 @@ class UsedInstallState(models.Model):
     nonce = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     used_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class WebhookDelivery(models.Model):
+    """One verified delivery from GitHub, stored before we answer it: the unit of "never lost".
+
+    `payload` is the body exactly as GitHub signed it (emptied after the retention period), so
+    processing and replays read what GitHub sent, byte for byte.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"  # stored; waiting to be (re-)enqueued by the relay
+        QUEUED = "queued"  # a message is on the broker
+        PROCESSING = "processing"  # claimed by a worker
+        PROCESSED = "processed"
+        IGNORED = "ignored"
+        FAILED = "failed"  # gave up after WEBHOOK_MAX_ATTEMPTS; replay to try again
+
+    delivery_id = models.CharField(max_length=64, unique=True)
+    event = models.CharField(max_length=64)
+    action = models.CharField(max_length=100, blank=True)
+    hook_id = models.BigIntegerField(null=True, blank=True)
+    installation_id = models.BigIntegerField(null=True, blank=True)
+    repository_id = models.BigIntegerField(null=True, blank=True)
+    repository_full_name = models.CharField(max_length=255, blank=True)
+    sender_login = models.CharField(max_length=255, blank=True)
+    sender_type = models.CharField(max_length=32, blank=True)
+    payload = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    runs_started = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    payload_purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_relay_idx"),
+            models.Index(fields=["installation_id", "-received_at"], name="delivery_installation_idx"),
+            models.Index(fields=["received_at"], name="delivery_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event}.{self.action} {self.delivery_id}" if self.action else f"{self.event} {self.delivery_id}"

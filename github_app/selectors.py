@@ -1,9 +1,10 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
+from django.http import Http404
 
-from github_app.models import Installation
-from github_app.services import GITHUB_APP_INTEGRATION_ID
+from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, WebhookDelivery
 from integrations.models import OAuthToken
 from integrations.selectors import oauth_token_list
 
@@ -25,3 +26,31 @@ def github_integration_list(*, user: AbstractBaseUser) -> list[GitHubIntegration
         )
     }
     return [GitHubIntegration(token=token, installation=installations.get(int(token.external_id))) for token in tokens]
+
+
+def _user_installation_ids(user: AbstractBaseUser) -> list[int]:
+    return [int(token.external_id) for token in oauth_token_list(user=user, integration_id=GITHUB_APP_INTEGRATION_ID)]
+
+
+def delivery_list(
+    *, user: AbstractBaseUser, event: str = "", status: str = "", repository: str = ""
+) -> QuerySet[WebhookDelivery]:
+    """Deliveries of the installations the user is connected to, newest first, without payloads."""
+    deliveries = WebhookDelivery.objects.filter(installation_id__in=_user_installation_ids(user)).defer("payload")
+    if event:
+        deliveries = deliveries.filter(event=event)
+    if status:
+        deliveries = deliveries.filter(status=status)
+    if repository:
+        deliveries = deliveries.filter(repository_full_name__iexact=repository)
+    return deliveries
+
+
+def delivery_get(*, user: AbstractBaseUser, delivery_pk: int) -> WebhookDelivery:
+    """One of the user's deliveries; any other is answered as if it did not exist."""
+    try:
+        return WebhookDelivery.objects.defer("payload").get(
+            pk=delivery_pk, installation_id__in=_user_installation_ids(user)
+        )
+    except WebhookDelivery.DoesNotExist:
+        raise Http404 from None

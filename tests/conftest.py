@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from aiworkflow.celery import app as celery_app
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # freezegun's default ignore list holds "gi" (GObject) as a name prefix, which would leave code in
@@ -50,3 +52,13 @@ def github_http():
     """Every outgoing HTTP request must be stubbed; an unexpected one fails the test."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def broker_unreachable(monkeypatch):
+    """Messages go to a broker address where nothing listens; the app's cached pools are set
+    aside so that the new address is used, and restored afterwards."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(celery_app, "_pool", None)
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)

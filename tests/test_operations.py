@@ -1,7 +1,6 @@
 import pytest
 from django.core.management import call_command
 
-from aiworkflow.celery import app as celery_app
 
 
 def test_health_reports_database_and_broker(client, db):
@@ -11,9 +10,7 @@ def test_health_reports_database_and_broker(client, db):
     assert response.json() == {"status": "ok", "checks": {"database": {"ok": True}, "broker": {"ok": True}}}
 
 
-def test_health_is_503_when_the_broker_is_down(client, db, monkeypatch):
-    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-
+def test_health_is_503_when_the_broker_is_down(client, db, broker_unreachable):
     response = client.get("/health")
 
     assert response.status_code == 503

@@ -13,6 +13,8 @@ from tests.conftest import load_fixture
 
 INSTALLATION_ID = 957387
 USER_TOKEN = "ghu_" + "u" * 36
+GITHUB_USER_ID = 21031067
+GITHUB_LOGIN = "Codertocat"
 INSTALLATION_TOKEN = "ghs_" + "i" * 36
 
 
@@ -73,6 +75,7 @@ class GitHubStub:
 
     def user_installations(self, installation_ids: list[int]):
         installations = [installation_body(installation_id) for installation_id in installation_ids]
+        self.mock.get(api_url("/user"), json={"login": GITHUB_LOGIN, "id": GITHUB_USER_ID, "type": "User"})
         return self.mock.get(
             api_url("/user/installations"), json={"total_count": len(installations), "installations": installations}
         )

@@ -7,7 +7,7 @@ from django.db import connection
 from freezegun import freeze_time
 
 from github_app.models import Installation, InstallationRepository, UsedInstallState
-from github_app.services import install_state_issue
+from github_app.services.install_flow import install_state_issue
 from integrations.models import OAuthToken
 from tests.conftest import client_for
 from tests.github_app.github_stub import INSTALLATION_ID, USER_TOKEN, GitHubStub, api_url, repository
@@ -85,6 +85,7 @@ class TestCallbackSuccess:
         assert token.credential_data["installation_id"] == str(INSTALLATION_ID)
         assert token.credential_data["setup_action"] == "install"
         assert "callback_timestamp" in token.credential_data
+        assert (token.credential_data["github_user_id"], token.credential_data["github_login"]) == (21031067, "Codertocat")
         assert token.access_token == USER_TOKEN
         assert body["integration"]["id"] == str(token.id)
         installation = Installation.objects.get()

@@ -11,7 +11,6 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from github_app import client
 from github_app.errors import (
@@ -21,12 +20,12 @@ from github_app.errors import (
     InstallStateWrongUser,
     OAuthCodeInvalid,
 )
-from github_app.models import Installation, InstallationRepository, UsedInstallState
+from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, UsedInstallState
+from github_app.services.installations import installation_store
 from integrations.models import OAuthToken
 from integrations.selectors import integration_get
 from integrations.services import oauth_token_upsert
 
-GITHUB_APP_INTEGRATION_ID = "github_app"
 _STATE_SALT = "github_app.install_state"
 
 
@@ -72,63 +71,38 @@ def install_state_verify(*, state: str) -> InstallStateClaims:
     return InstallStateClaims(user=user, nonce=claims["n"])
 
 
-def _installation_ownership_verify(*, installation_id: int, code: str | None) -> dict:
-    """Prove the person GitHub sent back can reach the installation; returns their OAuth token.
+@dataclass(frozen=True)
+class InstallingUser:
+    token: dict
+    account: dict
+
+
+def _installation_ownership_verify(*, installation_id: int, code: str | None) -> InstallingUser:
+    """Prove the person GitHub sent back can reach the installation; returns who they are.
 
     Without OAuth client credentials nothing can be proved: only a DEBUG deployment may then
     bind on the state alone (the `github_app.E001` check says so).
     """
     if not (settings.GITHUB_CLIENT_ID and settings.GITHUB_CLIENT_SECRET):
         if settings.DEBUG:
-            return {}
+            return InstallingUser(token={}, account={})
         raise InstallationOwnershipUnverified(
             "Installation ownership cannot be verified: GitHub OAuth client credentials are not configured."
         )
     if not code:
         raise OAuthCodeInvalid("GitHub sent no authorization code; enable 'Request user authorization' on the App.")
     user_token = client.oauth_code_exchange(code=code)
-    if not client.user_can_access_installation(user_token=user_token["access_token"], installation_id=installation_id):
+    account = client.user_installation_access(user_token=user_token["access_token"], installation_id=installation_id)
+    if account is None:
         raise InstallationOwnershipUnverified(
             "Your GitHub account cannot access this installation.", detail={"installation_id": installation_id}
         )
-    return user_token
+    return InstallingUser(token=user_token, account=account)
 
 
 def _expiry(token_data: dict) -> datetime | None:
     seconds = token_data.get("expires_in")
     return timezone.now() + timedelta(seconds=int(seconds)) if seconds else None
-
-
-def installation_store(*, data: dict, repositories: list[dict]) -> Installation:
-    """Make our record of an installation match GitHub's, repositories included."""
-    account = data.get("account") or {}
-    suspended_at = data.get("suspended_at")
-    installation, _ = Installation.objects.update_or_create(
-        installation_id=data["id"],
-        defaults={
-            "account_id": account.get("id", 0),
-            "account_login": account.get("login", ""),
-            "account_type": account.get("type", data.get("target_type", "")),
-            "repository_selection": data.get("repository_selection", ""),
-            "permissions": data.get("permissions") or {},
-            "events": data.get("events") or [],
-            "html_url": data.get("html_url") or "",
-            "suspended_at": parse_datetime(suspended_at) if suspended_at else None,
-            "deleted_at": None,
-        },
-    )
-    installation_repositories_replace(installation=installation, repositories=repositories)
-    return installation
-
-
-def installation_repositories_replace(*, installation: Installation, repositories: list[dict]) -> None:
-    installation.repositories.exclude(repository_id__in=[repo["id"] for repo in repositories]).delete()
-    for repo in repositories:
-        InstallationRepository.objects.update_or_create(
-            installation=installation,
-            repository_id=repo["id"],
-            defaults={"full_name": repo["full_name"], "private": bool(repo.get("private"))},
-        )
 
 
 def installation_callback_complete(
@@ -151,7 +125,7 @@ def installation_callback_complete(
         return InstallCallbackResult(installation=None, token=None, pending=True)
 
     installation_data = client.installation_fetch(installation_id=installation_id)
-    user_token = _installation_ownership_verify(installation_id=installation_id, code=code)
+    installing = _installation_ownership_verify(installation_id=installation_id, code=code)
     repositories = client.installation_repositories_fetch(installation_id=installation_id)
 
     with transaction.atomic():
@@ -169,10 +143,12 @@ def installation_callback_complete(
                 "setup_action": setup_action,
                 "callback_timestamp": timezone.now().isoformat(),
                 "account_login": installation.account_login,
+                "github_user_id": installing.account.get("id"),
+                "github_login": installing.account.get("login"),
             },
-            access_token=user_token.get("access_token"),
-            refresh_token=user_token.get("refresh_token"),
-            access_token_expires_at=_expiry(user_token),
+            access_token=installing.token.get("access_token"),
+            refresh_token=installing.token.get("refresh_token"),
+            access_token_expires_at=_expiry(installing.token),
         )
     return InstallCallbackResult(installation=installation, token=token)
 

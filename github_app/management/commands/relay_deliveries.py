@@ -1,0 +1,33 @@
+from django.core.management.base import BaseCommand
+
+from aiworkflow.celery import app as celery_app
+from github_app.services.deliveries import deliveries_claim_due, deliveries_relay, delivery_process
+
+
+def _broker_reachable() -> bool:
+    try:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception:  # any failure to connect means: process here instead
+        return False
+    return True
+
+
+class Command(BaseCommand):
+    help = (
+        "Enqueue the deliveries left unprocessed (broker down at intake, retries due, lost messages, "
+        "dead workers). When the broker cannot be reached, or with --inline, process them in this process."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--inline", action="store_true", help="Process here instead of enqueueing.")
+        parser.add_argument("--limit", type=int, default=500, help="At most this many deliveries (default 500).")
+
+    def handle(self, *args, inline: bool, limit: int, **options) -> None:
+        if not inline and _broker_reachable():
+            self.stdout.write(f"Enqueued {deliveries_relay(limit=limit)} delivery(ies).")
+            return
+        pks = deliveries_claim_due(limit=limit)
+        for pk in pks:
+            delivery_process(delivery_pk=pk)
+        self.stdout.write(f"Processed {len(pks)} delivery(ies) in this process.")

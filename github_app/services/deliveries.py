@@ -1,0 +1,197 @@
+"""A delivery's life: stored at intake, claimed by exactly one worker, processed, retried with
+backoff by the relay, failed visibly after WEBHOOK_MAX_ATTEMPTS, replayable on demand."""
+
+import json
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError
+
+from aiworkflow.errors import ApplicationError
+from github_app import events
+from github_app.models import WebhookDelivery
+from github_app.payloads import PayloadSummary
+
+logger = logging.getLogger(__name__)
+Status = WebhookDelivery.Status
+
+
+class DeliveryNotReplayable(ApplicationError):
+    status_code = 409
+    default_message = "This delivery cannot be replayed now."
+
+
+def delivery_enqueue(*, delivery_pk: int) -> bool:
+    """Put a processing message on the broker; when the broker is out of reach, leave the row
+    `received` for the relay. Returns whether the message went out."""
+    from github_app.tasks import process_delivery  # the task module imports this one
+
+    try:
+        process_delivery.apply_async(args=[delivery_pk], retry=True)
+    except (OperationalError, OSError):
+        logger.warning("broker unreachable; the relay will enqueue the delivery", extra={"delivery_pk": delivery_pk})
+        WebhookDelivery.objects.filter(pk=delivery_pk, status=Status.QUEUED).update(status=Status.RECEIVED, enqueued_at=None)
+        return False
+    return True
+
+
+def delivery_receive(
+    *, delivery_id: str, event: str, hook_id: int | None, summary: PayloadSummary, payload: str
+) -> tuple[WebhookDelivery | None, bool]:
+    """Store a verified delivery and schedule its processing after commit.
+
+    Returns (delivery, True) for a new one, (None, False) for a delivery id already stored.
+    The row is written as `queued` and only set back to `received` if the broker refuses the
+    message, so the common path costs one INSERT.
+    """
+    now = timezone.now()
+    processed_now = events.is_ignored(event, summary.action)
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                delivery_id=delivery_id,
+                event=event,
+                action=summary.action,
+                hook_id=hook_id,
+                installation_id=summary.installation_id,
+                repository_id=summary.repository_id,
+                repository_full_name=summary.repository_full_name,
+                sender_login=summary.sender_login,
+                sender_type=summary.sender_type,
+                payload=payload,
+                status=Status.IGNORED if processed_now else Status.QUEUED,
+                received_at=now,
+                enqueued_at=None if processed_now else now,
+                processed_at=now if processed_now else None,
+            )
+            if not processed_now:
+                # robust: whatever goes wrong sending the message, the answer stays 202 and the
+                # stored row is left for the relay.
+                transaction.on_commit(lambda: delivery_enqueue(delivery_pk=delivery.pk), robust=True)
+    except IntegrityError:
+        return None, False
+    return delivery, True
+
+
+def delivery_claim(*, delivery_pk: int) -> WebhookDelivery | None:
+    """Take a delivery for processing with one conditional UPDATE: of any number of workers
+    holding a message for it, exactly one gets it. A claim older than
+    WEBHOOK_PROCESSING_STALE_SECONDS belonged to a worker that died and may be taken over."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.WEBHOOK_PROCESSING_STALE_SECONDS)
+    claimable = Q(status__in=[Status.RECEIVED, Status.QUEUED]) | Q(status=Status.PROCESSING, claimed_at__lt=stale)
+    claimed = WebhookDelivery.objects.filter(claimable, pk=delivery_pk).update(
+        status=Status.PROCESSING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    return WebhookDelivery.objects.get(pk=delivery_pk) if claimed else None
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    seconds = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.WEBHOOK_RETRY_MAX_SECONDS))
+
+
+def _attempt_failed(delivery: WebhookDelivery, error: str) -> None:
+    gave_up = delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=Status.FAILED if gave_up else Status.RECEIVED,
+        next_attempt_at=None if gave_up else timezone.now() + _retry_delay(delivery.attempts),
+        last_error=error[:2000],
+    )
+
+
+def _apply(delivery: WebhookDelivery) -> tuple[str, int]:
+    """Run the event's handling; returns the final status and the number of runs started."""
+    if events.is_ignored(delivery.event, delivery.action):
+        return Status.IGNORED, 0
+    handler = events.lifecycle_handler(delivery.event, delivery.action)
+    dispatched = delivery.event in events.WORKFLOW_EVENTS
+    if handler is None and not dispatched:
+        logger.info("unknown event ignored", extra={"delivery_id": delivery.delivery_id, "event": delivery.event})
+        return Status.IGNORED, 0
+    payload = json.loads(delivery.payload)
+    if handler is not None:
+        handler(payload)
+    runs = import_string(settings.GITHUB_WEBHOOK_DISPATCHER)(delivery, payload) if dispatched else 0
+    return Status.PROCESSED, runs
+
+
+def delivery_process(*, delivery_pk: int) -> WebhookDelivery | None:
+    """Claim and process one delivery. A failure is recorded on the row, for the relay to retry
+    with backoff, rather than raised: the row, not the broker, holds the delivery's fate."""
+    delivery = delivery_claim(delivery_pk=delivery_pk)
+    if delivery is None:
+        return None
+    try:
+        status, runs = _apply(delivery)
+    except Exception as exc:  # any failure of a handler is one failed attempt
+        logger.exception("delivery processing failed", extra={"delivery_id": delivery.delivery_id})
+        _attempt_failed(delivery, f"{type(exc).__name__}: {exc}")
+        return delivery
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=status, runs_started=runs, processed_at=timezone.now(), next_attempt_at=None, last_error=""
+    )
+    return delivery
+
+
+def deliveries_claim_due(*, limit: int = 500) -> list[int]:
+    """Mark `queued` the deliveries that need a (new) message and return their ids: those left
+    `received` (broker down, or a retry now due), `queued` too long (message lost) or
+    `processing` too long (worker died). Rows other relays hold are skipped, not waited for."""
+    now = timezone.now()
+    due = (
+        Q(status=Status.RECEIVED, next_attempt_at__isnull=True)
+        | Q(status=Status.RECEIVED, next_attempt_at__lte=now)
+        | Q(status=Status.QUEUED, enqueued_at__lt=now - timedelta(seconds=settings.WEBHOOK_QUEUED_STALE_SECONDS))
+        | Q(status=Status.PROCESSING, claimed_at__lt=now - timedelta(seconds=settings.WEBHOOK_PROCESSING_STALE_SECONDS))
+    )
+    with transaction.atomic():
+        rows = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(due)
+            .order_by("received_at")
+            .values_list("pk", "status", "attempts")[:limit]
+        )
+        lost = [pk for pk, status, attempts in rows if status == Status.PROCESSING and attempts >= settings.WEBHOOK_MAX_ATTEMPTS]
+        WebhookDelivery.objects.filter(pk__in=lost).update(
+            status=Status.FAILED, last_error="The worker processing this delivery was lost on every attempt."
+        )
+        pks = [pk for pk, _, _ in rows if pk not in lost]
+        WebhookDelivery.objects.filter(pk__in=pks).update(status=Status.QUEUED, enqueued_at=now)
+    return pks
+
+
+def deliveries_relay(*, limit: int = 500) -> int:
+    """Enqueue every due delivery; returns how many messages went out."""
+    return sum(delivery_enqueue(delivery_pk=pk) for pk in deliveries_claim_due(limit=limit))
+
+
+def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Run a stored delivery's processing again, whatever its outcome was."""
+    if delivery.payload_purged_at is not None:
+        raise DeliveryNotReplayable("The payload of this delivery has been purged; it cannot be replayed.")
+    stale = timezone.now() - timedelta(seconds=settings.WEBHOOK_PROCESSING_STALE_SECONDS)
+    with transaction.atomic():
+        reset = WebhookDelivery.objects.filter(
+            ~Q(status=Status.PROCESSING) | Q(claimed_at__lt=stale), pk=delivery.pk
+        ).update(status=Status.QUEUED, enqueued_at=timezone.now(), attempts=0, next_attempt_at=None, last_error="")
+        if not reset:
+            raise DeliveryNotReplayable("This delivery is being processed right now.")
+        transaction.on_commit(lambda: delivery_enqueue(delivery_pk=delivery.pk), robust=True)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def delivery_payloads_purge() -> int:
+    """Empty the payloads of finished deliveries older than WEBHOOK_PAYLOAD_RETENTION_DAYS."""
+    horizon = timezone.now() - timedelta(days=settings.WEBHOOK_PAYLOAD_RETENTION_DAYS)
+    return WebhookDelivery.objects.filter(
+        received_at__lt=horizon,
+        status__in=[Status.PROCESSED, Status.IGNORED, Status.FAILED],
+        payload_purged_at__isnull=True,
+    ).update(payload="", payload_purged_at=timezone.now())

@@ -1,0 +1,113 @@
+"""The webhook endpoint: a plain Django view, since it must read the raw body itself (to verify
+its signature before parsing and to accept GitHub's 25 MiB, past Django's 2.5 MB form cap)."""
+
+import ipaddress
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from aiworkflow.api import error_body
+from aiworkflow.net import client_ip
+from github_app.payloads import PayloadInvalid, payload_summarize
+from github_app.services.deliveries import delivery_receive
+from github_app.signatures import signature_is_valid
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+MAX_HEADER_LENGTH = 64
+
+
+def _error(status: int, message: str, **headers) -> JsonResponse:
+    response = JsonResponse(error_body(message), status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def _source_allowed(ip: str) -> bool:
+    if not settings.GITHUB_WEBHOOK_ALLOWED_CIDRS:
+        return True
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in settings.GITHUB_WEBHOOK_ALLOWED_CIDRS)
+
+
+def _content_length(request: HttpRequest) -> int | None:
+    """The declared body length; a missing header means an empty body, as WSGI has it."""
+    value = request.META.get("CONTENT_LENGTH") or "0"
+    return int(value) if value.isdigit() else None
+
+
+def _verification_failed(ip: str) -> JsonResponse:
+    """Count the failure against the address; past the per-minute limit, answer 429 instead."""
+    key = f"webhook-verification-failures:{ip}"
+    cache.add(key, 0, timeout=60)
+    try:
+        failures = cache.incr(key)
+    except ValueError:  # the key expired between add and incr
+        failures = 1
+    if failures > settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE:
+        return _error(429, "Too many requests failed verification.", Retry_After="60")
+    logger.warning("webhook signature verification failed", extra={"client_ip": ip})
+    return _error(401, "The request signature is missing or wrong.")
+
+
+def _hook_id(request: HttpRequest) -> int | None:
+    value = request.headers.get("X-GitHub-Hook-ID", "")
+    return int(value) if value.isdigit() and len(value) <= 18 else None
+
+
+def _is_json(request: HttpRequest) -> bool:
+    return request.content_type == "application/json"
+
+
+@csrf_exempt
+def github_webhook(request: HttpRequest) -> JsonResponse:
+    if request.method != "POST":
+        return _error(405, "Only POST is accepted.", Allow="POST")
+    ip = client_ip(request)
+    if not _source_allowed(ip):
+        return _error(403, "Deliveries are not accepted from this address.")
+    length = _content_length(request)
+    if length is None:
+        return _error(400, "The Content-Length header is malformed.")
+    if length > MAX_BODY_BYTES:
+        return _error(413, "The body exceeds GitHub's 25 MiB payload cap.")
+
+    body = request.read(length)
+    if not signature_is_valid(body=body, header=request.headers.get("X-Hub-Signature-256")):
+        return _verification_failed(ip)
+    if not _is_json(request):
+        return _error(415, "The body must be application/json; set the webhook's content type to JSON.")
+    event = request.headers.get("X-GitHub-Event", "")
+    delivery_id = request.headers.get("X-GitHub-Delivery", "")
+    if not (0 < len(event) <= MAX_HEADER_LENGTH and 0 < len(delivery_id) <= MAX_HEADER_LENGTH):
+        return _error(400, "X-GitHub-Event and X-GitHub-Delivery headers of at most 64 characters are required.")
+    try:
+        summary = payload_summarize(body)
+        payload = body.decode("utf-8")
+    except (PayloadInvalid, UnicodeDecodeError) as exc:
+        return _error(400, str(exc) if isinstance(exc, PayloadInvalid) else "The body is not UTF-8.")
+    del body  # a 25 MiB body should not be held twice while the row is written
+
+    delivery, created = delivery_receive(
+        delivery_id=delivery_id, event=event, hook_id=_hook_id(request), summary=summary, payload=payload
+    )
+    answer = {
+        "delivery_id": delivery_id,
+        "event": event,
+        "action": summary.action,
+        "installation_id": summary.installation_id,
+        "repository": summary.repository_full_name or None,
+    }
+    if event == "ping":
+        return JsonResponse({"status": "pong", **answer}, status=200)
+    if not created:
+        return JsonResponse({"status": "duplicate", **answer}, status=200)
+    return JsonResponse({"status": "queued", **answer}, status=202)

@@ -1,0 +1,274 @@
+import json
+
+import pytest
+from django.core import checks
+from django.core.cache import cache
+
+from github_app.models import WebhookDelivery
+from github_app.signatures import signature_for, signature_is_valid
+from tests.github_app.webhooks import WEBHOOK_URL, fixture_body, post_fixture, post_webhook
+
+PULL_REQUEST = "pull_request__opened"
+MAX_BODY = 25 * 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def fresh_failure_counters():
+    cache.clear()
+
+
+@pytest.fixture
+def deliver(client, db, django_capture_on_commit_callbacks):
+    """Post as GitHub does, running what the view schedules after commit."""
+
+    def post(name: str = PULL_REQUEST, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post_fixture(client, name, **kwargs)
+
+    return post
+
+
+def assert_nothing_stored():
+    assert not WebhookDelivery.objects.exists()
+
+
+class TestSignature:
+    def test_githubs_published_test_vector(self, settings):
+        settings.GITHUB_WEBHOOK_SECRET = "It's a Secret to Everybody"
+        expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+
+        assert signature_for(body=b"Hello, World!", secret="It's a Secret to Everybody") == expected
+        assert signature_is_valid(body=b"Hello, World!", header=expected)
+        assert not signature_is_valid(body=b"Hello, World?", header=expected)
+
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            {},
+            {"HTTP_X_HUB_SIGNATURE_256": "garbage"},
+            {"HTTP_X_HUB_SIGNATURE_256": "sha256="},
+            {"HTTP_X_HUB_SIGNATURE_256": "sha256=" + "0" * 64},
+            {"HTTP_X_HUB_SIGNATURE_256": "sha256=\u00e9\u00e9"},
+            {"HTTP_X_HUB_SIGNATURE": "sha1=0123456789abcdef0123456789abcdef01234567"},
+        ],
+    )
+    def test_missing_garbage_and_sha1_only_signatures_are_a_401(self, client, db, headers):
+        body = fixture_body(PULL_REQUEST)
+        response = client.post(
+            WEBHOOK_URL, data=body, content_type="application/json", HTTP_X_GITHUB_EVENT="pull_request",
+            HTTP_X_GITHUB_DELIVERY="d-1", **headers,
+        )
+
+        assert response.status_code == 401
+        assert set(response.json()) == {"error", "detail"}
+        assert_nothing_stored()
+
+    def test_wrong_secret_is_a_401(self, client, db):
+        assert post_fixture(client, PULL_REQUEST, secret="not-the-secret").status_code == 401
+        assert_nothing_stored()
+
+    def test_previous_secret_is_accepted_during_rotation(self, deliver, settings):
+        settings.GITHUB_WEBHOOK_SECRET = "new-secret"
+        settings.GITHUB_WEBHOOK_SECRET_PREVIOUS = "old-secret"
+
+        assert deliver(secret="old-secret").status_code == 202
+        assert deliver(secret="new-secret").status_code == 202
+
+    def test_no_secret_configured_fails_closed(self, client, db, settings):
+        settings.GITHUB_WEBHOOK_SECRET = ""
+
+        assert post_fixture(client, PULL_REQUEST, secret="").status_code == 401
+        assert_nothing_stored()
+
+    def test_a_body_changed_after_signing_is_refused(self, client, db):
+        body = fixture_body(PULL_REQUEST)
+        signature = signature_for(body=body, secret="test-webhook-secret")
+        response = client.post(
+            WEBHOOK_URL, data=body.replace(b"opened", b"closed"), content_type="application/json",
+            HTTP_X_GITHUB_EVENT="pull_request", HTTP_X_GITHUB_DELIVERY="d-1", HTTP_X_HUB_SIGNATURE_256=signature,
+        )
+
+        assert response.status_code == 401
+
+    def test_both_urls_accept_deliveries(self, deliver):
+        assert deliver(url="/api/v1/public/webhooks/github").status_code == 202
+        assert deliver(url="/webhooks/github").status_code == 202
+
+
+class TestBadInput:
+    @pytest.mark.parametrize("missing", ["HTTP_X_GITHUB_EVENT", "HTTP_X_GITHUB_DELIVERY"])
+    def test_missing_github_headers_are_a_400(self, client, db, missing):
+        body = fixture_body(PULL_REQUEST)
+        headers = {
+            "HTTP_X_GITHUB_EVENT": "pull_request", "HTTP_X_GITHUB_DELIVERY": "d-1",
+            "HTTP_X_HUB_SIGNATURE_256": signature_for(body=body, secret="test-webhook-secret"),
+        }
+        del headers[missing]
+
+        response = client.post(WEBHOOK_URL, data=body, content_type="application/json", **headers)
+
+        assert response.status_code == 400
+        assert_nothing_stored()
+
+    def test_overlong_github_headers_are_a_400(self, client, db):
+        assert post_fixture(client, PULL_REQUEST, delivery_id="d" * 65).status_code == 400
+        assert post_webhook(client, b"{}", event="e" * 65).status_code == 400
+        assert_nothing_stored()
+
+    @pytest.mark.parametrize(
+        "body, message",
+        [
+            (b"{not json", "not valid JSON"),
+            (b"   ", "not valid JSON"),
+            (b'{"a": 1} trailing', "not valid JSON"),
+            (b'{"a": "\xff"}', "not valid JSON"),
+            (b"[1, 2, 3]", "JSON object"),
+            (b'"a string"', "JSON object"),
+            (b"null", "JSON object"),
+        ],
+    )
+    def test_invalid_json_and_non_objects_are_a_400(self, client, db, body, message):
+        response = post_webhook(client, body, event="push")
+
+        assert response.status_code == 400
+        assert message in response.json()["error"]
+        assert_nothing_stored()
+
+    def test_a_form_encoded_body_is_a_415(self, client, db):
+        body = b"payload=%7B%22zen%22%3A%22hi%22%7D"
+
+        response = post_webhook(client, body, event="ping", content_type="application/x-www-form-urlencoded")
+
+        assert response.status_code == 415
+        assert_nothing_stored()
+
+    def test_25_mib_plus_one_byte_is_a_413(self, client, db):
+        body = b'{"padding": "' + b"x" * (MAX_BODY - 14) + b'"}'
+        assert len(body) == MAX_BODY + 1
+
+        response = post_webhook(client, body, event="push")
+
+        assert response.status_code == 413
+        assert_nothing_stored()
+
+    def test_exactly_25_mib_is_accepted(self, deliver, client):
+        body = b'{"padding": "' + b"x" * (MAX_BODY - 15) + b'"}'
+        assert len(body) == MAX_BODY
+
+        assert post_webhook(client, body, event="push").status_code == 202
+        assert len(WebhookDelivery.objects.get().payload) == MAX_BODY
+
+    @pytest.mark.parametrize("method", ["get", "put", "patch", "delete", "head", "options"])
+    def test_other_methods_are_a_405(self, client, db, method):
+        response = getattr(client, method)(WEBHOOK_URL)
+
+        assert response.status_code == 405
+        assert response["Allow"] == "POST"
+
+    @pytest.mark.parametrize("length", ["-1", "abc", "1e3"])
+    def test_malformed_content_length_is_a_400(self, client, db, length):
+        assert client.generic("POST", WEBHOOK_URL, b"{}", CONTENT_LENGTH=length).status_code == 400
+
+    def test_odd_values_inside_a_signed_payload_are_kept_out_of_typed_columns(self, deliver, client):
+        body = json.dumps({
+            "action": "a" * 500, "installation": {"id": "12"}, "repository": {"id": 2**70, "full_name": 7},
+            "sender": {"login": None, "type": ["x"]},
+        }).encode()
+
+        assert post_webhook(client, body, event="issues").status_code == 202
+        delivery = WebhookDelivery.objects.get()
+        assert (len(delivery.action), delivery.installation_id, delivery.repository_id) == (100, None, None)
+        assert (delivery.repository_full_name, delivery.sender_login) == ("", "")
+
+
+class TestAnswers:
+    def test_queued_answer_names_the_delivery(self, deliver):
+        response = deliver(delivery_id="abc-123")
+
+        assert response.status_code == 202
+        assert response.json() == {
+            "status": "queued", "delivery_id": "abc-123", "event": "pull_request", "action": "opened",
+            "installation_id": None, "repository": "Codertocat/Hello-World",
+        }
+
+    def test_ping_is_a_pong_and_is_recorded(self, deliver):
+        response = deliver("ping", delivery_id="ping-1")
+
+        assert (response.status_code, response.json()["status"]) == (200, "pong")
+        assert WebhookDelivery.objects.get(delivery_id="ping-1").status == "ignored"
+
+    def test_same_delivery_three_times_is_one_row_and_one_processing(self, deliver):
+        answers = [deliver(delivery_id="same") for _ in range(3)]
+
+        assert [answer.status_code for answer in answers] == [202, 200, 200]
+        assert [answer.json()["status"] for answer in answers] == ["queued", "duplicate", "duplicate"]
+        delivery = WebhookDelivery.objects.get(delivery_id="same")
+        assert (delivery.status, delivery.attempts) == ("processed", 1)
+
+    def test_unknown_event_is_accepted_and_ignored(self, client, db, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_webhook(client, b'{"action": "sparkled"}', event="brand_new_event", delivery_id="u-1")
+
+        assert response.status_code == 202
+        delivery = WebhookDelivery.objects.get(delivery_id="u-1")
+        assert (delivery.status, delivery.attempts) == ("ignored", 1)
+
+
+class TestBrokerDown:
+    def test_delivery_is_kept_when_the_broker_is_unreachable(self, deliver, broker_unreachable):
+        response = deliver(delivery_id="kept")
+
+        assert response.status_code == 202
+        delivery = WebhookDelivery.objects.get(delivery_id="kept")
+        assert (delivery.status, delivery.attempts) == ("received", 0)
+
+
+class TestSourceControls:
+    def test_allowlist_refuses_other_sources(self, deliver, settings):
+        settings.GITHUB_WEBHOOK_ALLOWED_CIDRS = ["192.30.252.0/22", "2001:db8::/32"]
+
+        refused = deliver(REMOTE_ADDR="203.0.113.9")
+        accepted = deliver(REMOTE_ADDR="192.30.252.17")
+
+        assert refused.status_code == 403
+        assert accepted.status_code == 202
+        assert WebhookDelivery.objects.count() == 1
+
+    def test_allowlist_reads_the_forwarded_address_only_from_trusted_proxies(self, deliver, settings):
+        settings.GITHUB_WEBHOOK_ALLOWED_CIDRS = ["192.30.252.0/22"]
+        forged = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "192.30.252.17"}
+
+        assert deliver(**forged).status_code == 403
+        settings.TRUSTED_PROXY_COUNT = 1
+        assert deliver(**forged).status_code == 202
+        assert deliver(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.30.252.17, 203.0.113.9").status_code == 403
+
+    def test_failed_verifications_are_throttled_but_valid_deliveries_never_are(self, deliver, client, settings):
+        settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 5
+
+        failures = [post_fixture(client, PULL_REQUEST, secret="wrong").status_code for _ in range(7)]
+
+        assert failures == [401] * 5 + [429] * 2
+        assert deliver().status_code == 202
+
+    def test_throttle_is_per_address(self, client, db, settings):
+        settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 1
+        post_fixture(client, PULL_REQUEST, secret="wrong", REMOTE_ADDR="198.51.100.1")
+
+        assert post_fixture(client, PULL_REQUEST, secret="wrong", REMOTE_ADDR="198.51.100.1").status_code == 429
+        assert post_fixture(client, PULL_REQUEST, secret="wrong", REMOTE_ADDR="198.51.100.2").status_code == 401
+
+
+class TestSystemChecks:
+    def ids(self) -> set[str]:
+        return {message.id for message in checks.run_checks()}
+
+    def test_missing_secret_is_an_error_in_production_and_a_warning_in_debug(self, settings):
+        settings.GITHUB_WEBHOOK_SECRET = ""
+        assert "github_app.E003" in self.ids()
+        settings.DEBUG = True
+        assert "github_app.W003" in self.ids() and "github_app.E003" not in self.ids()
+
+    def test_malformed_allowlist_is_an_error(self, settings):
+        settings.GITHUB_WEBHOOK_ALLOWED_CIDRS = ["192.30.252.0/22", "github"]
+        assert "github_app.E004" in self.ids()
