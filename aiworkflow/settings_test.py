@@ -12,6 +12,9 @@ for name, value in {
     "ENCRYPTION_KEY": "w-yW31NkLzB_tE_4TnzwLwpLnZtbitpJZIrm6A83Ayo=",
     "CELERY_TASK_DEFAULT_QUEUE": "aiworkflow-test",
     "LOG_FORMAT": "text",
+    # A worker process started by a test is pointed at a local GitHub stand-in through these.
+    "GITHUB_API_BASE_URL": "https://api.github.com",
+    "GITHUB_BASE_URL": "https://github.com",
 }.items():
     os.environ.setdefault(name, value)
 os.environ.setdefault("CELERY_FILESYSTEM_BROKER_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test-broker"))
@@ -26,8 +29,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405
-GITHUB_API_BASE_URL = "https://api.github.com"
-GITHUB_BASE_URL = "https://github.com"
 GITHUB_APP_ID = "123456"
 GITHUB_APP_SLUG = "ai-workflow-teams-test"
 GITHUB_CLIENT_ID = "Iv1.testclientid"

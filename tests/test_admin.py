@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from github_app.models import Installation, InstallationRepository
+from github_app.models import Installation, InstallationRepository, WebhookDelivery
 from integrations.models import Integration, OAuthToken
 
 SECRET = "ghu_" + "x" * 36
@@ -58,3 +58,26 @@ def test_integration_list_shows_the_github_app_row(staff):
 
     assert page.status_code == 200
     assert "github_app" in page.content.decode()
+
+
+def test_delivery_page_hides_secret_like_values(staff):
+    delivery = WebhookDelivery.objects.create(
+        delivery_id="d-1", event="push", payload='{"ref": "refs/heads/main", "hook": {"config": {"secret": "s3cr3t-value"}}}'
+    )
+
+    page = staff.get(f"/admin/github_app/webhookdelivery/{delivery.pk}/change/").content.decode()
+
+    assert "refs/heads/main" in page
+    assert "s3cr3t-value" not in page
+    assert "[redacted]" in page
+
+
+def test_replay_action_queues_the_delivery_again(staff, django_capture_on_commit_callbacks):
+    delivery = WebhookDelivery.objects.create(delivery_id="d-2", event="push", payload="{}", status="failed", attempts=8)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post("/admin/github_app/webhookdelivery/", {"action": "replay", "_selected_action": [str(delivery.pk)]})
+
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("processed", 1)

@@ -6,12 +6,13 @@ from django.utils import timezone
 from aiworkflow.celery import app as celery_app
 from github_app.models import UsedInstallState
 from github_app.tasks import install_states_purge
-from tests.worker import wait_until, worker_process
+from tests.worker import broker_queue_purge, wait_until, worker_process
 
 
 @pytest.fixture
 def worker(monkeypatch):
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    broker_queue_purge()
     with worker_process() as process:
         yield process
 

@@ -19,7 +19,7 @@ from aiworkflow.celery import app as celery_app
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def test_database_url() -> str:
+def database_url_of_this_test() -> str:
     """The URL of the database this test runs on, for a process that is not this one."""
     db = connection.settings_dict
     if db["ENGINE"] == "django.db.backends.sqlite3":
@@ -52,17 +52,22 @@ class WorkerProcess:
         return "".join(self.output)
 
 
+def broker_queue_purge() -> None:
+    """Drop messages an earlier run left, so that none of them runs in this test."""
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
 @contextmanager
-def worker_process() -> Iterator[WorkerProcess]:
+def worker_process(**extra_env: str) -> Iterator[WorkerProcess]:
     """Start `celery worker` over the configured broker and wait until it consumes."""
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(queue)  # a message left by an earlier run must not run here
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "aiworkflow.settings_test",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": database_url_of_this_test(),
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        **extra_env,
     }
     command = [
         sys.executable, "-m", "celery", "-A", "aiworkflow", "worker", "--pool=solo", "--queues", queue,
@@ -80,7 +85,8 @@ def worker_process() -> Iterator[WorkerProcess]:
             raise RuntimeError(f"the worker exited:\n{worker.log}")
         yield worker
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -1,0 +1,128 @@
+"""The pipeline with real Celery worker processes over the configured broker (Redis in CI), on
+the test database, with GitHub served over HTTP by a local stand-in."""
+
+import json
+import signal
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from aiworkflow.celery import app as celery_app
+from github_app.models import InstallationRepository, WebhookDelivery
+from github_app.services.deliveries import deliveries_relay, delivery_claim
+from tests.github_app.github_stub import installation_body, repository
+from tests.github_app.webhooks import fixture_body, post_webhook
+from tests.github_server import github_server
+from tests.worker import broker_queue_purge, wait_until, worker_process
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+INSTALLATION_ID = 957387
+Status = WebhookDelivery.Status
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """Tasks go to the broker, not run in the test."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    broker_queue_purge()
+
+
+@pytest.fixture
+def github(settings):
+    with github_server() as server:
+        settings.GITHUB_API_BASE_URL = server.url
+        server.route("GET", f"/app/installations/{INSTALLATION_ID}", installation_body(INSTALLATION_ID, repository_selection="all"))
+        server.route("POST", f"/app/installations/{INSTALLATION_ID}/access_tokens", {"token": "ghs_worker", "expires_at": "2099-01-01T00:00:00Z"}, 201)
+        repositories = [repository(1, "Codertocat/one"), repository(2, "Codertocat/two")]
+        server.route("GET", "/installation/repositories", {"total_count": 2, "repositories": repositories})
+        yield server
+
+
+def post_resync_delivery(client) -> WebhookDelivery:
+    """A delivery whose processing calls GitHub: the selection switched to all repositories."""
+    payload = json.loads(fixture_body("installation_repositories__added"))
+    payload["repository_selection"] = "all"
+    response = post_webhook(client, json.dumps(payload).encode(), event="installation_repositories")
+    assert response.status_code == 202
+    return WebhookDelivery.objects.get(delivery_id=response.json()["delivery_id"])
+
+
+def status_of(delivery: WebhookDelivery) -> str:
+    return WebhookDelivery.objects.values_list("status", flat=True).get(pk=delivery.pk)
+
+
+def test_a_delivery_goes_from_the_view_through_a_worker_process(client, broker, github):
+    with worker_process(GITHUB_API_BASE_URL=github.url) as worker:
+        delivery = post_resync_delivery(client)
+
+        assert wait_until(lambda: status_of(delivery) == Status.PROCESSED), worker.log
+
+    assert set(InstallationRepository.objects.values_list("full_name", flat=True)) == {"Codertocat/one", "Codertocat/two"}
+
+
+def test_a_worker_killed_mid_processing_is_recovered_and_the_delivery_processed_once(client, broker, github, settings):
+    settings.WEBHOOK_PROCESSING_STALE_SECONDS = 1
+    github.gated.add(("GET", f"/app/installations/{INSTALLATION_ID}"))
+
+    with worker_process(GITHUB_API_BASE_URL=github.url) as doomed:
+        delivery = post_resync_delivery(client)
+        assert github.held.wait(timeout=60), doomed.log
+        assert status_of(delivery) == Status.PROCESSING
+        doomed.process.send_signal(signal.SIGKILL)
+        doomed.process.wait(timeout=10)
+    github.gate.set()
+    assert status_of(delivery) == Status.PROCESSING, "the dead worker's claim is left behind"
+
+    with worker_process(GITHUB_API_BASE_URL=github.url, WEBHOOK_PROCESSING_STALE_SECONDS="1") as survivor:
+        time.sleep(1.5)  # the claim grows stale
+        assert deliveries_relay() == 1
+        assert wait_until(lambda: status_of(delivery) == Status.PROCESSED), survivor.log
+
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2
+    assert github.calls[("GET", "/installation/repositories")] == 1, "the repositories were synced exactly once"
+    assert InstallationRepository.objects.count() == 2
+
+
+def test_two_workers_racing_for_one_delivery_process_it_once(client, broker, github):
+    from github_app.tasks import process_delivery
+
+    github.delay_seconds = 0.3  # keep the first worker busy while the second gets its message
+    with worker_process(GITHUB_API_BASE_URL=github.url) as first, worker_process(GITHUB_API_BASE_URL=github.url) as second:
+        delivery = post_resync_delivery(client)
+        for _ in range(3):
+            process_delivery.delay(delivery.pk)
+
+        assert wait_until(lambda: status_of(delivery) == Status.PROCESSED), first.log + second.log
+        assert wait_until(lambda: first.log.count("succeeded") + second.log.count("succeeded") == 4)
+        assert "process_delivery" in first.log and "process_delivery" in second.log, "both workers took a message"
+
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1
+    assert github.calls[("GET", "/installation/repositories")] == 1
+
+
+def test_concurrent_claims_on_the_database_give_the_delivery_to_exactly_one():
+    delivery = WebhookDelivery.objects.create(delivery_id="race", event="push", payload="{}", status=Status.QUEUED)
+    barrier = threading.Barrier(8)
+    winners = []
+
+    def claim() -> None:
+        barrier.wait()
+        try:
+            if delivery_claim(delivery_pk=delivery.pk) is not None:
+                winners.append(threading.get_ident())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(winners) == 1
+    assert WebhookDelivery.objects.get(pk=delivery.pk).attempts == 1
