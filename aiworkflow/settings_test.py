@@ -33,6 +33,8 @@ GITHUB_APP_ID = "123456"
 GITHUB_APP_SLUG = "ai-workflow-teams-test"
 GITHUB_CLIENT_ID = "Iv1.testclientid"
 GITHUB_CLIENT_SECRET = "test-client-secret"
+# Hand deliveries over in the request, so that eager tests see them processed on return.
+WEBHOOK_ENQUEUE_IN_BACKGROUND = env.bool("WEBHOOK_ENQUEUE_IN_BACKGROUND", default=False)  # noqa: F405
 GITHUB_WEBHOOK_SECRET = "test-webhook-secret"
 GITHUB_WEBHOOK_SECRET_PREVIOUS = ""
 FRONTEND_URL = ""

@@ -52,7 +52,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def payload_redacted(self, delivery: WebhookDelivery) -> str:
         if not delivery.payload:
             return "(purged)" if delivery.payload_purged_at else ""
-        return format_html("<pre>{}</pre>", json.dumps(redact_secrets(json.loads(delivery.payload)), indent=2))
+        return format_html("<pre>{}</pre>", json.dumps(redact_secrets(json.loads(bytes(delivery.payload))), indent=2))
 
     @admin.action(description="Replay the selected deliveries")
     def replay(self, request, queryset) -> None:

@@ -64,8 +64,8 @@ class WebhookDelivery(models.Model):
     """
 
     class Status(models.TextChoices):
-        RECEIVED = "received"  # stored; waiting to be (re-)enqueued by the relay
-        QUEUED = "queued"  # a message is on the broker
+        RECEIVED = "received"  # stored; handed to the broker, or waiting for the relay to retry
+        QUEUED = "queued"  # re-enqueued by the relay or a replay
         PROCESSING = "processing"  # claimed by a worker
         PROCESSED = "processed"
         IGNORED = "ignored"
@@ -80,7 +80,7 @@ class WebhookDelivery(models.Model):
     repository_full_name = models.CharField(max_length=255, blank=True)
     sender_login = models.CharField(max_length=255, blank=True)
     sender_type = models.CharField(max_length=32, blank=True)
-    payload = models.TextField(blank=True)
+    payload = models.BinaryField(default=b"", blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

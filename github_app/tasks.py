@@ -5,8 +5,9 @@ from github_app.services.install_flow import used_install_states_purge
 
 
 @shared_task
-def process_delivery(delivery_pk: int) -> None:
-    deliveries.delivery_process(delivery_pk=delivery_pk)
+def process_deliveries(delivery_pks: list[int]) -> None:
+    for delivery_pk in delivery_pks:
+        deliveries.delivery_process(delivery_pk=delivery_pk)
 
 
 @shared_task

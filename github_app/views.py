@@ -6,6 +6,7 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -91,14 +92,16 @@ def github_webhook(request: HttpRequest) -> JsonResponse:
         return _error(400, "X-GitHub-Event and X-GitHub-Delivery headers of at most 64 characters are required.")
     try:
         summary = payload_summarize(body)
-        payload = body.decode("utf-8")
-    except (PayloadInvalid, UnicodeDecodeError) as exc:
-        return _error(400, str(exc) if isinstance(exc, PayloadInvalid) else "The body is not UTF-8.")
-    del body  # a 25 MiB body should not be held twice while the row is written
+    except PayloadInvalid as exc:
+        return _error(400, str(exc))
 
-    delivery, created = delivery_receive(
-        delivery_id=delivery_id, event=event, hook_id=_hook_id(request), summary=summary, payload=payload
-    )
+    try:
+        created = delivery_receive(
+            delivery_id=delivery_id, event=event, hook_id=_hook_id(request), summary=summary, payload=body
+        )
+    except OperationalError:
+        logger.exception("the delivery could not be stored", extra={"delivery_id": delivery_id})
+        return _error(503, "The delivery could not be stored; redeliver it shortly.", Retry_After="30")
     answer = {
         "delivery_id": delivery_id,
         "event": event,
@@ -108,6 +111,6 @@ def github_webhook(request: HttpRequest) -> JsonResponse:
     }
     if event == "ping":
         return JsonResponse({"status": "pong", **answer}, status=200)
-    if not created:
+    if created is None:
         return JsonResponse({"status": "duplicate", **answer}, status=200)
     return JsonResponse({"status": "queued", **answer}, status=202)

@@ -62,7 +62,7 @@ def test_integration_list_shows_the_github_app_row(staff):
 
 def test_delivery_page_hides_secret_like_values(staff):
     delivery = WebhookDelivery.objects.create(
-        delivery_id="d-1", event="push", payload='{"ref": "refs/heads/main", "hook": {"config": {"secret": "s3cr3t-value"}}}'
+        delivery_id="d-1", event="push", payload=b'{"ref": "refs/heads/main", "hook": {"config": {"secret": "s3cr3t-value"}}}'
     )
 
     page = staff.get(f"/admin/github_app/webhookdelivery/{delivery.pk}/change/").content.decode()
@@ -73,7 +73,7 @@ def test_delivery_page_hides_secret_like_values(staff):
 
 
 def test_replay_action_queues_the_delivery_again(staff, django_capture_on_commit_callbacks):
-    delivery = WebhookDelivery.objects.create(delivery_id="d-2", event="push", payload="{}", status="failed", attempts=8)
+    delivery = WebhookDelivery.objects.create(delivery_id="d-2", event="push", payload=b"{}", status="failed", attempts=8)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = staff.post("/admin/github_app/webhookdelivery/", {"action": "replay", "_selected_action": [str(delivery.pk)]})

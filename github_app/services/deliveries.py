@@ -1,21 +1,22 @@
-"""A delivery's life: stored at intake, claimed by exactly one worker, processed, retried with
-backoff by the relay, failed visibly after WEBHOOK_MAX_ATTEMPTS, replayable on demand."""
+"""A delivery's life: stored at intake, handed to the broker, claimed by exactly one worker,
+processed, retried with backoff by the relay, failed visibly after WEBHOOK_MAX_ATTEMPTS,
+replayable on demand."""
 
 import json
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from kombu.exceptions import OperationalError
 
 from aiworkflow.errors import ApplicationError
 from github_app import events
 from github_app.models import WebhookDelivery
 from github_app.payloads import PayloadSummary
+from github_app.services.publisher import deliveries_publish, publisher
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
@@ -26,56 +27,70 @@ class DeliveryNotReplayable(ApplicationError):
     default_message = "This delivery cannot be replayed now."
 
 
-def delivery_enqueue(*, delivery_pk: int) -> bool:
-    """Put a processing message on the broker; when the broker is out of reach, leave the row
-    `received` for the relay. Returns whether the message went out."""
-    from github_app.tasks import process_delivery  # the task module imports this one
-
-    try:
-        process_delivery.apply_async(args=[delivery_pk], retry=True)
-    except (OperationalError, OSError):
-        logger.warning("broker unreachable; the relay will enqueue the delivery", extra={"delivery_pk": delivery_pk})
-        WebhookDelivery.objects.filter(pk=delivery_pk, status=Status.QUEUED).update(status=Status.RECEIVED, enqueued_at=None)
-        return False
-    return True
-
-
 def delivery_receive(
-    *, delivery_id: str, event: str, hook_id: int | None, summary: PayloadSummary, payload: str
-) -> tuple[WebhookDelivery | None, bool]:
-    """Store a verified delivery and schedule its processing after commit.
+    *, delivery_id: str, event: str, hook_id: int | None, summary: PayloadSummary, payload: bytes
+) -> int | None:
+    """Store a verified delivery and hand it to the publisher; returns the new row's id, or None
+    for a delivery id already stored.
 
-    Returns (delivery, True) for a new one, (None, False) for a delivery id already stored.
-    The row is written as `queued` and only set back to `received` if the broker refuses the
-    message, so the common path costs one INSERT.
+    One statement, `INSERT ... ON CONFLICT DO NOTHING RETURNING`: the row is durable when it
+    returns (autocommit), a duplicate is no error, and nothing else sits between GitHub and its
+    answer. The ORM has no single-row form of it.
     """
     now = timezone.now()
-    processed_now = events.is_ignored(event, summary.action)
+    ignored = events.is_ignored(event, summary.action)
+    columns = {
+        "delivery_id": delivery_id,
+        "event": event,
+        "action": summary.action,
+        "hook_id": hook_id,
+        "installation_id": summary.installation_id,
+        "repository_id": summary.repository_id,
+        "repository_full_name": summary.repository_full_name,
+        "sender_login": summary.sender_login,
+        "sender_type": summary.sender_type,
+        "payload": payload,
+        "status": Status.IGNORED if ignored else Status.RECEIVED,
+        "attempts": 0,
+        "last_error": "",
+        "runs_started": 0,
+        "received_at": connection.ops.adapt_datetimefield_value(now),
+        "processed_at": connection.ops.adapt_datetimefield_value(now) if ignored else None,
+    }
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(name) for name in columns)
+    placeholders = ", ".join(["%s"] * len(columns))
+    row = _execute_on_live_connection(
+        f"INSERT INTO {table} ({names}) VALUES ({placeholders}) ON CONFLICT (delivery_id) DO NOTHING RETURNING id",
+        list(columns.values()),
+    )
+    if row is None:
+        return None
+    if not ignored:
+        # robust: whatever goes wrong handing it over, the answer stays 202 and the row is kept.
+        transaction.on_commit(lambda: publisher.submit(row[0]), robust=True)
+    return row[0]
+
+
+def _execute_on_live_connection(sql: str, params: list) -> tuple | None:
+    """Run one statement, reconnecting once if the database dropped our persistent connection.
+
+    Connections are not health-checked before each request (a round trip per request); a
+    delivery GitHub sends after a database restart must still be stored, not answered 5xx.
+    """
     try:
-        with transaction.atomic():
-            delivery = WebhookDelivery.objects.create(
-                delivery_id=delivery_id,
-                event=event,
-                action=summary.action,
-                hook_id=hook_id,
-                installation_id=summary.installation_id,
-                repository_id=summary.repository_id,
-                repository_full_name=summary.repository_full_name,
-                sender_login=summary.sender_login,
-                sender_type=summary.sender_type,
-                payload=payload,
-                status=Status.IGNORED if processed_now else Status.QUEUED,
-                received_at=now,
-                enqueued_at=None if processed_now else now,
-                processed_at=now if processed_now else None,
-            )
-            if not processed_now:
-                # robust: whatever goes wrong sending the message, the answer stays 202 and the
-                # stored row is left for the relay.
-                transaction.on_commit(lambda: delivery_enqueue(delivery_pk=delivery.pk), robust=True)
-    except IntegrityError:
-        return None, False
-    return delivery, True
+        return _fetch_one(sql, params)
+    except (InterfaceError, OperationalError):
+        if connection.in_atomic_block:
+            raise
+        connection.close()
+        return _fetch_one(sql, params)
+
+
+def _fetch_one(sql: str, params: list) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 def delivery_claim(*, delivery_pk: int) -> WebhookDelivery | None:
@@ -114,7 +129,7 @@ def _apply(delivery: WebhookDelivery) -> tuple[str, int]:
     if handler is None and not dispatched:
         logger.info("unknown event ignored", extra={"delivery_id": delivery.delivery_id, "event": delivery.event})
         return Status.IGNORED, 0
-    payload = json.loads(delivery.payload)
+    payload = json.loads(bytes(delivery.payload))
     if handler is not None:
         handler(payload)
     runs = import_string(settings.GITHUB_WEBHOOK_DISPATCHER)(delivery, payload) if dispatched else 0
@@ -141,11 +156,13 @@ def delivery_process(*, delivery_pk: int) -> WebhookDelivery | None:
 
 def deliveries_claim_due(*, limit: int = 500) -> list[int]:
     """Mark `queued` the deliveries that need a (new) message and return their ids: those left
-    `received` (broker down, or a retry now due), `queued` too long (message lost) or
-    `processing` too long (worker died). Rows other relays hold are skipped, not waited for."""
+    `received` past the publisher's grace (the process holding them died) or whose retry is
+    due, `queued` too long (message lost) and `processing` too long (worker died). Rows other
+    relays hold are skipped, not waited for."""
     now = timezone.now()
+    grace = timedelta(seconds=settings.WEBHOOK_ENQUEUE_GRACE_SECONDS)
     due = (
-        Q(status=Status.RECEIVED, next_attempt_at__isnull=True)
+        Q(status=Status.RECEIVED, next_attempt_at__isnull=True, received_at__lt=now - grace)
         | Q(status=Status.RECEIVED, next_attempt_at__lte=now)
         | Q(status=Status.QUEUED, enqueued_at__lt=now - timedelta(seconds=settings.WEBHOOK_QUEUED_STALE_SECONDS))
         | Q(status=Status.PROCESSING, claimed_at__lt=now - timedelta(seconds=settings.WEBHOOK_PROCESSING_STALE_SECONDS))
@@ -167,8 +184,11 @@ def deliveries_claim_due(*, limit: int = 500) -> list[int]:
 
 
 def deliveries_relay(*, limit: int = 500) -> int:
-    """Enqueue every due delivery; returns how many messages went out."""
-    return sum(delivery_enqueue(delivery_pk=pk) for pk in deliveries_claim_due(limit=limit))
+    """Enqueue every due delivery; returns how many were handed to the broker."""
+    pks = deliveries_claim_due(limit=limit)
+    batch = settings.WEBHOOK_ENQUEUE_BATCH_SIZE
+    batches = [pks[start : start + batch] for start in range(0, len(pks), batch)]
+    return sum(len(part) for part in batches if deliveries_publish(delivery_pks=part))
 
 
 def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
@@ -182,7 +202,7 @@ def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
         ).update(status=Status.QUEUED, enqueued_at=timezone.now(), attempts=0, next_attempt_at=None, last_error="")
         if not reset:
             raise DeliveryNotReplayable("This delivery is being processed right now.")
-        transaction.on_commit(lambda: delivery_enqueue(delivery_pk=delivery.pk), robust=True)
+        transaction.on_commit(lambda: deliveries_publish(delivery_pks=[delivery.pk]), robust=True)
     delivery.refresh_from_db()
     return delivery
 
@@ -194,4 +214,4 @@ def delivery_payloads_purge() -> int:
         received_at__lt=horizon,
         status__in=[Status.PROCESSED, Status.IGNORED, Status.FAILED],
         payload_purged_at__isnull=True,
-    ).update(payload="", payload_purged_at=timezone.now())
+    ).update(payload=b"", payload_purged_at=timezone.now())

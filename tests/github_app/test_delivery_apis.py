@@ -19,7 +19,7 @@ def connect(user, installation_id: int) -> None:
 def delivery(installation_id: int, **fields) -> WebhookDelivery:
     defaults = {
         "delivery_id": f"d-{WebhookDelivery.objects.count()}", "event": "push", "installation_id": installation_id,
-        "repository_full_name": "octo/one", "payload": '{"ref": "refs/heads/main"}', "status": Status.PROCESSED,
+        "repository_full_name": "octo/one", "payload": b'{"ref": "refs/heads/main"}', "status": Status.PROCESSED,
     }
     return WebhookDelivery.objects.create(**{**defaults, **fields})
 
@@ -96,7 +96,7 @@ class TestReplay:
         assert WebhookDelivery.objects.get(pk=mine[0].pk).status == Status.PROCESSED
 
     def test_a_purged_delivery_is_a_409(self, api, mine):
-        WebhookDelivery.objects.filter(pk=mine[0].pk).update(payload="", payload_purged_at=timezone.now())
+        WebhookDelivery.objects.filter(pk=mine[0].pk).update(payload=b"", payload_purged_at=timezone.now())
 
         response = api.post(self.url(mine[0]))
 

@@ -133,6 +133,13 @@ class TestClaim:
 
 
 class TestRelay:
+    def test_deliveries_the_publisher_never_handed_over_are_found_after_the_grace(self, client, db, settings):
+        delivery = WebhookDelivery.objects.create(delivery_id="orphan", event="push", payload=b"{}")
+        assert deliveries_claim_due() == []
+
+        with freeze_time(timezone.now() + timedelta(seconds=settings.WEBHOOK_ENQUEUE_GRACE_SECONDS + 1)):
+            assert deliveries_claim_due() == [delivery.pk]
+
     def test_lost_messages_and_dead_workers_are_found(self, resync_delivery, github_http, settings):
         github_failing(github_http)
         queued, processing, fresh = resync_delivery(), resync_delivery(), resync_delivery()
@@ -179,7 +186,7 @@ class TestRelay:
     def test_the_command_enqueues_when_the_broker_is_up(self, resync_delivery, github_http, capsys):
         github_failing(github_http)
         delivery = resync_delivery()
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=None)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
         github_healthy(github_http)
 
         call_command("relay_deliveries")
@@ -200,6 +207,6 @@ class TestPayloadRetention:
         assert delivery_payloads_purge() == 1
 
         purged = WebhookDelivery.objects.get(pk=old_done.pk)
-        assert (purged.payload, purged.payload_purged_at is not None) == ("", True)
+        assert (bytes(purged.payload), purged.payload_purged_at is not None) == (b"", True)
         assert WebhookDelivery.objects.get(pk=old_pending.pk).payload
         assert WebhookDelivery.objects.get(pk=recent_done.pk).payload

@@ -6,6 +6,7 @@ import signal
 import threading
 import time
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -54,7 +55,8 @@ def status_of(delivery: WebhookDelivery) -> str:
     return WebhookDelivery.objects.values_list("status", flat=True).get(pk=delivery.pk)
 
 
-def test_a_delivery_goes_from_the_view_through_a_worker_process(client, broker, github):
+def test_a_delivery_goes_from_the_view_through_a_worker_process(client, broker, github, settings):
+    settings.WEBHOOK_ENQUEUE_IN_BACKGROUND = True  # as the web server runs: handed over by a thread
     with worker_process(GITHUB_API_BASE_URL=github.url) as worker:
         delivery = post_resync_delivery(client)
 
@@ -88,17 +90,17 @@ def test_a_worker_killed_mid_processing_is_recovered_and_the_delivery_processed_
 
 
 def test_two_workers_racing_for_one_delivery_process_it_once(client, broker, github):
-    from github_app.tasks import process_delivery
+    from github_app.tasks import process_deliveries
 
     github.delay_seconds = 0.3  # keep the first worker busy while the second gets its message
     with worker_process(GITHUB_API_BASE_URL=github.url) as first, worker_process(GITHUB_API_BASE_URL=github.url) as second:
         delivery = post_resync_delivery(client)
         for _ in range(3):
-            process_delivery.delay(delivery.pk)
+            process_deliveries.delay([delivery.pk])
 
         assert wait_until(lambda: status_of(delivery) == Status.PROCESSED), first.log + second.log
         assert wait_until(lambda: first.log.count("succeeded") + second.log.count("succeeded") == 4)
-        assert "process_delivery" in first.log and "process_delivery" in second.log, "both workers took a message"
+        assert "process_deliveries" in first.log and "process_deliveries" in second.log, "both workers took a message"
 
     delivery.refresh_from_db()
     assert delivery.attempts == 1
@@ -106,7 +108,7 @@ def test_two_workers_racing_for_one_delivery_process_it_once(client, broker, git
 
 
 def test_concurrent_claims_on_the_database_give_the_delivery_to_exactly_one():
-    delivery = WebhookDelivery.objects.create(delivery_id="race", event="push", payload="{}", status=Status.QUEUED)
+    delivery = WebhookDelivery.objects.create(delivery_id="race", event="push", payload=b"{}", status=Status.QUEUED)
     barrier = threading.Barrier(8)
     winners = []
 
@@ -126,3 +128,27 @@ def test_concurrent_claims_on_the_database_give_the_delivery_to_exactly_one():
 
     assert len(winners) == 1
     assert WebhookDelivery.objects.get(pk=delivery.pk).attempts == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a dropped server connection is a PostgreSQL matter")
+def test_a_delivery_arriving_on_a_connection_the_database_dropped_is_stored(client):
+    client.get("/health")  # opens the persistent connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    with psycopg.connect(**connection.get_connection_params()) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+
+    response = post_webhook(client, fixture_body("pull_request__opened"), event="pull_request", delivery_id="after-restart")
+
+    assert response.status_code == 202
+    assert WebhookDelivery.objects.filter(delivery_id="after-restart").exists()
+
+
+def test_the_background_publisher_hands_every_delivery_over(client, settings):
+    settings.WEBHOOK_ENQUEUE_IN_BACKGROUND = True  # tasks run eagerly, in the publisher's thread
+    for number in range(25):
+        response = post_webhook(client, fixture_body("pull_request__opened"), event="pull_request", delivery_id=f"bg-{number}")
+        assert response.status_code == 202
+
+    assert wait_until(lambda: WebhookDelivery.objects.filter(status=Status.PROCESSED).count() == 25)

@@ -3,6 +3,7 @@ import json
 import pytest
 from django.core import checks
 from django.core.cache import cache
+from django.db import connection
 
 from github_app.models import WebhookDelivery
 from github_app.signatures import signature_for, signature_is_valid
@@ -272,3 +273,20 @@ class TestSystemChecks:
     def test_malformed_allowlist_is_an_error(self, settings):
         settings.GITHUB_WEBHOOK_ALLOWED_CIDRS = ["192.30.252.0/22", "github"]
         assert "github_app.E004" in self.ids()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_unreachable_database_is_a_503_not_a_crash(client):
+    unreachable = {"PORT": "1"} if connection.vendor == "postgresql" else {"NAME": "/nonexistent/dir/db.sqlite3"}
+    saved = {key: connection.settings_dict[key] for key in unreachable}
+    connection.close()
+    connection.settings_dict.update(unreachable)
+    try:
+        response = post_fixture(client, PULL_REQUEST)
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert set(response.json()) == {"error", "detail"}

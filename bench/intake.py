@@ -1,0 +1,319 @@
+"""Webhook intake benchmark: prints figures, asserts nothing.
+
+POST /webhooks/github under gunicorn on PostgreSQL and Redis, side by side in the same run with a
+floor endpoint under the same server that only verifies the signature and answers 202:
+throughput with concurrent clients, p50/p99 latency at a fixed 100 requests per second, and a web
+worker's peak memory for a 25 MiB delivery.
+
+    .venv/bin/python bench/intake.py
+
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432/aiworkflow_bench, created if missing)
+and REDIS_URL (default redis://127.0.0.1:6379/0) must point at running servers. The queue the
+deliveries are enqueued on is dropped afterwards; no worker runs, since intake is what is measured.
+"""
+
+import asyncio
+import base64
+import copy
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from github_app.signatures import signature_for  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "github"
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/aiworkflow_bench")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
+RATE = 100
+SECRET = "bench-webhook-secret"
+QUEUE = "aiworkflow-bench"
+ENDPOINTS = {"intake": "/webhooks/github", "floor": "/bench/floor"}
+MIB = 1024 * 1024
+
+
+def compact(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def push_of_size(size: int) -> bytes:
+    """A real push payload grown with commits shaped like its own to about `size` bytes."""
+    payload = json.loads((FIXTURES / "push_5.json").read_bytes())
+    template = payload["commits"][0]
+    commits, total, number = [], len(compact(payload)), 0
+    while total < size:
+        commit = copy.deepcopy(template)
+        commit["id"] = f"{number:040x}"
+        commit["modified"] = [f"src/package_{number}/module_{index}.py" for index in range(12)]
+        commits.append(commit)
+        total += len(compact(commit)) + 1
+        number += 1
+    payload["commits"] = commits
+    return compact(payload)
+
+
+def service_env() -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DJANGO_READ_DOT_ENV_FILE": "false",
+        "DJANGO_SECRET_KEY": "bench-" + "s" * 50,
+        "JWT_SIGNING_KEY": "bench-" + "j" * 50,
+        "ENCRYPTION_KEY": base64.urlsafe_b64encode(b"b" * 32).decode(),
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "GITHUB_CLIENT_ID": "bench",
+        "GITHUB_CLIENT_SECRET": "bench",
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def database_prepare() -> None:
+    """A fresh database for every run: the benchmark owns the one it is given."""
+    name = urlsplit(DATABASE_URL).path.lstrip("/")
+    with psycopg.connect(DATABASE_URL.replace(f"/{name}", "/postgres", 1), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=service_env(), check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(workers: int):
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "aiworkflow.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--worker-tmp-dir", "/dev/shm", "--log-level", "warning", "--timeout", "120",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=service_env())
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        time.sleep(1)  # let every worker finish booting
+        yield process, port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def post(port: int, path: str, body: bytes, signature: str, event: str) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nX-GitHub-Event: {event}\r\nX-GitHub-Delivery: {uuid.uuid4()}\r\n"
+        f"X-GitHub-Hook-ID: 1\r\nX-Hub-Signature-256: {signature}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    writer.write(head)
+    writer.write(body)
+    await writer.drain()
+    status_line = await reader.readline()
+    await reader.read()
+    writer.close()
+    return int(status_line.split()[1])
+
+
+async def closed_loop(port: int, path: str, body: bytes, event: str, seconds: float) -> dict:
+    """CONCURRENCY clients, each sending its next request when the last is answered."""
+    signature = signature_for(body=body, secret=SECRET)
+    latencies, statuses = [], []
+    deadline = time.perf_counter() + seconds
+
+    async def client() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            statuses.append(await post(port, path, body, signature, event))
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+    return summary(latencies, statuses, time.perf_counter() - started)
+
+
+async def open_loop(port: int, path: str, body: bytes, event: str, seconds: float) -> dict:
+    """RATE requests a second on a fixed schedule; latency counts from the scheduled time, so a
+    slow answer cannot hide the requests queued behind it."""
+    signature = signature_for(body=body, secret=SECRET)
+    latencies, statuses = [], []
+    start = time.perf_counter() + 0.1
+
+    async def one(scheduled: float) -> None:
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        statuses.append(await post(port, path, body, signature, event))
+        latencies.append(time.perf_counter() - scheduled)
+
+    await asyncio.gather(*(one(start + index / RATE) for index in range(int(RATE * seconds))))
+    return summary(latencies, statuses, seconds)
+
+
+def summary(latencies: list[float], statuses: list[int], seconds: float) -> dict:
+    ordered = sorted(latencies)
+    return {
+        "rps": len(latencies) / seconds,
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "errors": sum(status not in (200, 202) for status in statuses),
+        "requests": len(statuses),
+    }
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds_by_process(web_master: int) -> dict[int, tuple[str, float]]:
+    """CPU time used so far by each web worker, PostgreSQL and Redis process, from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        command = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        parent, used = int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+        role = "web" if parent == web_master else "postgres" if command.startswith("postgres") else "redis" if command.startswith("redis-server") else None
+        if role:
+            found[int(stat.parent.name)] = (role, used)
+    return found
+
+
+def cpu_ms_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+    totals = {"web": 0.0, "postgres": 0.0, "redis": 0.0}
+    for pid, (role, used) in after.items():
+        totals[role] += used - before.get(pid, (role, 0.0))[1]
+    return {role: 1000 * seconds / requests for role, seconds in totals.items()}
+
+
+def checkpoint() -> None:
+    """Start each run from a clean slate: no checkpoint of the previous run's writes lands in it."""
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
+def measure_throughput_and_latency(cases: dict[str, tuple[str, bytes]]) -> dict:
+    results = {}
+    with gunicorn(WORKERS) as (master, port):
+        for case, (event, body) in cases.items():
+            for endpoint, path in ENDPOINTS.items():
+                asyncio.run(closed_loop(port, path, body, event, 1.5))  # warm-up
+                checkpoint()
+                before = cpu_seconds_by_process(master.pid)
+                burst = asyncio.run(closed_loop(port, path, body, event, SECONDS))
+                burst["cpu_ms"] = cpu_ms_per_request(before, cpu_seconds_by_process(master.pid), burst["requests"])
+                results[(case, endpoint, "throughput")] = burst
+                checkpoint()
+                results[(case, endpoint, "latency")] = asyncio.run(open_loop(port, path, body, event, SECONDS))
+    return results
+
+
+def kilobytes(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def measure_memory(body: bytes) -> dict:
+    """Peak resident memory a single web worker gains while taking one large delivery."""
+    results = {}
+    signature = signature_for(body=body, secret=SECRET)
+    for endpoint, path in ENDPOINTS.items():
+        with gunicorn(1) as (master, port):
+            worker = int(subprocess.check_output(["pgrep", "-P", str(master.pid)]).split()[0])
+            small = push_of_size(20_000)
+            for _ in range(5):
+                asyncio.run(post(port, path, small, signature_for(body=small, secret=SECRET), "push"))
+            resident_before = kilobytes(worker, "VmRSS")
+            status = asyncio.run(post(port, path, body, signature, "push"))
+            peak_after = kilobytes(worker, "VmHWM")
+            results[endpoint] = {"status": status, "peak_growth_mib": max(0, peak_after - resident_before) / 1024}
+    return results
+
+
+def print_handoff() -> None:
+    """How many broker messages carried the stored deliveries (the publisher batches them)."""
+    with psycopg.connect(DATABASE_URL) as conn:
+        stored = conn.execute("SELECT count(*) FROM github_app_webhookdelivery").fetchone()[0]
+    messages = redis.Redis.from_url(REDIS_URL).llen(QUEUE)
+    print(f"hand-off: {stored} deliveries stored, {messages} broker messages ({stored / max(messages, 1):.1f} a message)")
+
+
+def main() -> None:
+    database_prepare()
+    redis.Redis.from_url(REDIS_URL).delete(QUEUE)
+    cases = {
+        "pull_request": ("pull_request", compact(json.loads((FIXTURES / "pull_request__opened.json").read_bytes()))),
+        "push": ("push", push_of_size(MIB)),
+    }
+    print(f"gunicorn: {WORKERS} sync workers; {os.cpu_count()} cores; clients: {CONCURRENCY} concurrent, {SECONDS:.0f} s a run")
+    print(f"payloads: pull_request {len(cases['pull_request'][1]) / 1024:.1f} KiB, push {len(cases['push'][1]) / MIB:.2f} MiB")
+    only = os.environ.get("BENCH_ONLY")  # e.g. "pull_request", to iterate on one case
+    if only:
+        cases = {only: cases[only]}
+    results = measure_throughput_and_latency(cases)
+    print()
+    print(f"{'payload':<14}{'endpoint':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}   {'at 100 req/s: p50 ms':>21}{'p99 ms':>9}{'errors':>8}")
+    for case in cases:
+        for endpoint in ENDPOINTS:
+            burst, steady = results[(case, endpoint, "throughput")], results[(case, endpoint, "latency")]
+            print(
+                f"{case:<14}{endpoint:<9}{burst['rps']:>9.0f}{burst['p50_ms']:>9.1f}{burst['p99_ms']:>9.1f}   "
+                f"{steady['p50_ms']:>21.1f}{steady['p99_ms']:>9.1f}{burst['errors'] + steady['errors']:>8}"
+            )
+    print()
+    print("CPU per request during the throughput runs, ms:")
+    for case in cases:
+        for endpoint in ENDPOINTS:
+            cpu = results[(case, endpoint, "throughput")]["cpu_ms"]
+            print(f"  {case:<14}{endpoint:<9}" + "".join(f"{role} {value:5.2f}   " for role, value in cpu.items()))
+    print()
+    for case in cases:
+        ratio = results[(case, "intake", "throughput")]["rps"] / results[(case, "floor", "throughput")]["rps"]
+        p99 = results[(case, "intake", "latency")]["p99_ms"]
+        print(f"{case}: intake/floor throughput {ratio:.0%} (target >= 50%); p99 at 100 req/s {p99:.1f} ms (target <= 50 ms)")
+
+    print_handoff()
+    if only:
+        return
+    big = push_of_size(25 * MIB - 64 * 1024)
+    memory = measure_memory(big)
+    size_mib = len(big) / MIB
+    for endpoint, figures in memory.items():
+        print(
+            f"{endpoint}: one {size_mib:.1f} MiB delivery (HTTP {figures['status']}) raised a web worker's peak memory by "
+            f"{figures['peak_growth_mib']:.1f} MiB = {figures['peak_growth_mib'] / size_mib:.2f}x the payload"
+            + (" (target < 4x)" if endpoint == "intake" else "")
+        )
+    redis.Redis.from_url(REDIS_URL).delete(QUEUE)
+
+
+if __name__ == "__main__":
+    main()
