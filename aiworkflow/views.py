@@ -5,7 +5,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from aiworkflow.api import error_body
-from aiworkflow.celery import app as celery_app
+from aiworkflow.broker import broker_connection_error
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
@@ -34,12 +34,8 @@ def _check_database() -> dict:
 
 
 def _check_broker() -> dict:
-    try:
-        with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:  # any failure is a result to report, not an error to raise
-        return {"ok": False, "error": type(exc).__name__}
-    return {"ok": True}
+    error = broker_connection_error()
+    return {"ok": False, "error": error} if error else {"ok": True}
 
 
 @require_GET

@@ -31,6 +31,23 @@ def other_user(db):
     return get_user_model().objects.create_user(username="bob", password="another long passphrase")
 
 
+def github_connection(user, installation_id: int, **fields):
+    """The user's connection to a GitHub App installation, as the install flow stores it."""
+    from integrations.models import Integration, OAuthToken
+
+    defaults = {
+        "provider": "github",
+        "access_token": "ghu_user",
+        "credential_data": {"installation_id": str(installation_id), "setup_action": "install"},
+    }
+    return OAuthToken.objects.create(
+        user=user,
+        integration=Integration.objects.get(integration_id="github_app"),
+        external_id=str(installation_id),
+        **{**defaults, **fields},
+    )
+
+
 def client_for(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")

@@ -2,7 +2,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from github_app.models import Installation, InstallationRepository, WebhookDelivery
-from integrations.models import Integration, OAuthToken
+from integrations.models import OAuthToken
+from tests.conftest import github_connection
 
 SECRET = "ghu_" + "x" * 36
 
@@ -16,10 +17,7 @@ def staff(client, db):
 
 @pytest.fixture
 def token(user) -> OAuthToken:
-    return OAuthToken.objects.create(
-        user=user, integration=Integration.objects.get(integration_id="github_app"), provider="github",
-        external_id="42", access_token=SECRET, refresh_token="ghr_" + "y" * 76,
-    )
+    return github_connection(user, 42, access_token=SECRET, refresh_token="ghr_" + "y" * 76)
 
 
 def test_connection_pages_never_show_credentials(staff, token):

@@ -2,18 +2,11 @@ import pytest
 from django.utils import timezone
 
 from github_app.models import WebhookDelivery
-from integrations.models import Integration, OAuthToken
-from tests.conftest import client_for
+from integrations.models import OAuthToken
+from tests.conftest import client_for, github_connection
 
 LIST = "/api/v1/app/deliveries"
 Status = WebhookDelivery.Status
-
-
-def connect(user, installation_id: int) -> None:
-    OAuthToken.objects.create(
-        user=user, integration=Integration.objects.get(integration_id="github_app"), provider="github",
-        external_id=str(installation_id),
-    )
 
 
 def delivery(installation_id: int, **fields) -> WebhookDelivery:
@@ -26,13 +19,13 @@ def delivery(installation_id: int, **fields) -> WebhookDelivery:
 
 @pytest.fixture
 def mine(user):
-    connect(user, 1)
+    github_connection(user, 1)
     return [delivery(1), delivery(1, event="issues", status=Status.FAILED, repository_full_name="octo/two")]
 
 
 class TestList:
     def test_lists_only_deliveries_of_the_users_installations(self, api, other_user, mine):
-        connect(other_user, 2)
+        github_connection(other_user, 2)
         delivery(2)
         delivery(None, event="ping")
 
@@ -55,7 +48,7 @@ class TestList:
         assert set(response.json()) == {"error", "detail"}
 
     def test_pages_with_a_cursor(self, api, user):
-        connect(user, 1)
+        github_connection(user, 1)
         for _ in range(5):
             delivery(1)
 

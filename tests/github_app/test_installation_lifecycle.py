@@ -5,7 +5,8 @@ import json
 import pytest
 
 from github_app.models import Installation, InstallationRepository, WebhookDelivery
-from integrations.models import Integration, OAuthToken
+from integrations.models import OAuthToken
+from tests.conftest import github_connection
 from tests.github_app.github_stub import GitHubStub, repository
 from tests.github_app.webhooks import fixture_body, post_webhook
 
@@ -23,13 +24,6 @@ def deliver(client, db, django_capture_on_commit_callbacks):
     return post
 
 
-def connect(user, installation_id: int, **credential_data) -> OAuthToken:
-    return OAuthToken.objects.create(
-        user=user, integration=Integration.objects.get(integration_id="github_app"), provider="github",
-        external_id=str(installation_id), access_token="ghu_user", credential_data=credential_data,
-    )
-
-
 def test_created_records_the_installation_and_its_repositories(deliver):
     deliver("installation__created")
     deliver("installation__created")  # redelivered under a new id: same state
@@ -40,8 +34,8 @@ def test_created_records_the_installation_and_its_repositories(deliver):
 
 
 def test_deleted_keeps_history_and_ends_every_connection(deliver, user, other_user):
-    mine, theirs = connect(user, 2), connect(other_user, 2)
-    unrelated = connect(user, 999)
+    mine, theirs = github_connection(user, 2), github_connection(other_user, 2)
+    unrelated = github_connection(user, 999)
 
     deliver("installation__deleted")
 
@@ -97,8 +91,8 @@ def test_selection_becoming_all_resyncs_every_repository_from_github(deliver, gi
 
 def test_authorization_revoked_ends_that_github_users_connections(deliver, user, other_user):
     sender_id = json.loads(fixture_body("github_app_authorization__revoked"))["sender"]["id"]
-    revoked = connect(user, 5, github_user_id=sender_id)
-    kept = connect(other_user, 5, github_user_id=sender_id + 1)
+    revoked = github_connection(user, 5, credential_data={"github_user_id": sender_id})
+    kept = github_connection(other_user, 5, credential_data={"github_user_id": sender_id + 1})
 
     delivery = deliver("github_app_authorization__revoked")
 

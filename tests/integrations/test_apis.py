@@ -3,8 +3,8 @@ import uuid
 import pytest
 
 from github_app.models import Installation, InstallationRepository
-from integrations.models import Integration, OAuthToken
-from tests.conftest import client_for
+from integrations.models import OAuthToken
+from tests.conftest import client_for, github_connection
 
 LIST = "/api/v1/app/integrations"
 GITHUB_LIST = "/api/v1/app/integrations/github"
@@ -16,11 +16,7 @@ def connect(user, installation_id: int, **fields) -> OAuthToken:
         defaults={"account_id": 7, "account_login": "octo-org", "account_type": "Organization", "repository_selection": "selected"},
     )
     InstallationRepository.objects.get_or_create(installation=installation, repository_id=installation_id * 10, full_name=f"octo-org/repo-{installation_id}")
-    return OAuthToken.objects.create(
-        user=user, integration=Integration.objects.get(integration_id="github_app"), provider="github",
-        external_id=str(installation_id), access_token="ghu_secret",
-        credential_data={"installation_id": str(installation_id), "setup_action": "install"}, **fields,
-    )
+    return github_connection(user, installation_id, access_token="ghu_secret", **fields)
 
 
 class TestList:

@@ -5,7 +5,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from integrations.crypto import DecryptionError
-from integrations.models import Integration, OAuthToken
+from integrations.models import OAuthToken
+from tests.conftest import github_connection
 
 KEY_A = Fernet.generate_key().decode()
 KEY_B = Fernet.generate_key().decode()
@@ -21,10 +22,7 @@ def stored_ciphertext(token: OAuthToken) -> str:
 @pytest.fixture
 def token(user, settings) -> OAuthToken:
     settings.ENCRYPTION_KEY = [KEY_A]
-    return OAuthToken.objects.create(
-        user=user, integration=Integration.objects.get(integration_id="github_app"), provider="github",
-        external_id="1", access_token=SECRET,
-    )
+    return github_connection(user, 1, access_token=SECRET)
 
 
 def test_token_is_stored_encrypted_and_read_in_clear(token):

@@ -1,16 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from aiworkflow.celery import app as celery_app
+from aiworkflow.broker import broker_connection_error
 from github_app.services.deliveries import deliveries_claim_due, deliveries_relay, delivery_process
-
-
-def _broker_reachable() -> bool:
-    try:
-        with celery_app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
-    except Exception:  # any failure to connect means: process here instead
-        return False
-    return True
 
 
 class Command(BaseCommand):
@@ -24,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=500, help="At most this many deliveries (default 500).")
 
     def handle(self, *args, inline: bool, limit: int, **options) -> None:
-        if not inline and _broker_reachable():
+        if not inline and broker_connection_error() is None:
             self.stdout.write(f"Enqueued {deliveries_relay(limit=limit)} delivery(ies).")
             return
         pks = deliveries_claim_due(limit=limit)
