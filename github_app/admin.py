@@ -35,6 +35,9 @@ class InstallationAdmin(admin.ModelAdmin):
         return False
 
 
+PAYLOAD_DISPLAY_LIMIT_BYTES = 2 * 1024 * 1024
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["delivery_id", "event", "action", "repository_full_name", "status", "attempts", "runs_started", "received_at"]
@@ -52,6 +55,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def payload_redacted(self, delivery: WebhookDelivery) -> str:
         if not delivery.payload:
             return "(purged)" if delivery.payload_purged_at else ""
+        if len(delivery.payload) > PAYLOAD_DISPLAY_LIMIT_BYTES:
+            return f"({len(delivery.payload):,} bytes: too large to show here)"
         return format_html("<pre>{}</pre>", json.dumps(redact_secrets(json.loads(bytes(delivery.payload))), indent=2))
 
     @admin.action(description="Replay the selected deliveries")

@@ -79,3 +79,12 @@ def test_replay_action_queues_the_delivery_again(staff, django_capture_on_commit
     assert response.status_code == 302
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("processed", 1)
+
+
+def test_a_very_large_payload_is_not_rendered(staff):
+    delivery = WebhookDelivery.objects.create(delivery_id="d-3", event="push", payload=b'{"p": "' + b"x" * 3_000_000 + b'"}')
+
+    page = staff.get(f"/admin/github_app/webhookdelivery/{delivery.pk}/change/").content.decode()
+
+    assert "too large to show" in page
+    assert "x" * 1000 not in page
