@@ -186,6 +186,12 @@ GITHUB_CLIENT_SECRET = env("GITHUB_CLIENT_SECRET", default="")
 GITHUB_API_BASE_URL = env("GITHUB_API_BASE_URL", default="https://api.github.com").rstrip("/")
 GITHUB_BASE_URL = env("GITHUB_BASE_URL", default="https://github.com").rstrip("/")
 GITHUB_HTTP_TIMEOUT_SECONDS = env.int("GITHUB_HTTP_TIMEOUT_SECONDS", default=10)
+# Retries of idempotent GitHub requests on 5xx and connection errors, and the longest a process
+# may wait on a rate limit before the work is retried later instead (a worker never sleeps for
+# an hour-long reset). A secondary limit without Retry-After waits at least a minute.
+GITHUB_HTTP_RETRIES = env.int("GITHUB_HTTP_RETRIES", default=3)
+GITHUB_RETRY_WAIT_BUDGET_SECONDS = env.int("GITHUB_RETRY_WAIT_BUDGET_SECONDS", default=10)
+GITHUB_SECONDARY_RATE_LIMIT_WAIT_SECONDS = env.int("GITHUB_SECONDARY_RATE_LIMIT_WAIT_SECONDS", default=60)
 GITHUB_INSTALL_STATE_MAX_AGE_SECONDS = env.int("GITHUB_INSTALL_STATE_MAX_AGE_SECONDS", default=3600)
 FRONTEND_URL = env("FRONTEND_URL", default="").rstrip("/")
 

@@ -7,3 +7,6 @@ class GithubAppConfig(AppConfig):
 
     def ready(self) -> None:
         from github_app import checks  # noqa: F401  (registers the configuration checks)
+        from github_app.app_auth import app_private_key_validate
+
+        app_private_key_validate()

@@ -3,7 +3,7 @@ import ipaddress
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from github_app.client import app_private_key
+from github_app.app_auth import app_private_key_pem
 
 
 @register()
@@ -31,11 +31,8 @@ def check_install_ownership_proof(app_configs, **kwargs) -> list:
 @register()
 def check_app_credentials(app_configs, **kwargs) -> list:
     missing = [name for name, value in (("GITHUB_APP_ID", settings.GITHUB_APP_ID), ("GITHUB_APP_SLUG", settings.GITHUB_APP_SLUG)) if not value]
-    try:
-        if not app_private_key():
-            missing.append("GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH")
-    except OSError:
-        return [Error("GITHUB_APP_PRIVATE_KEY_PATH cannot be read.", id="github_app.E002")]
+    if not app_private_key_pem():
+        missing.append("GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH")
     if not missing:
         return []
     return [Warning(f"The GitHub App is not configured: {', '.join(missing)} unset.", id="github_app.W002")]

@@ -6,15 +6,12 @@ failure becomes one of the project's errors, whose messages never carry a token.
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
-
 import requests
 from django.conf import settings
 from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
-from github.PaginatedList import PaginatedList
-from github.Repository import Repository
 
 from aiworkflow.errors import ApplicationError
+from github_app.app_auth import app_auth
 from github_app.errors import (
     GitHubAppNotConfigured,
     GitHubBadGateway,
@@ -23,15 +20,7 @@ from github_app.errors import (
     OAuthCodeInvalid,
 )
 
-REPOSITORIES_PER_PAGE = 100
-
-
-def app_private_key() -> str:
-    if settings.GITHUB_APP_PRIVATE_KEY:
-        return settings.GITHUB_APP_PRIVATE_KEY.replace("\\n", "\n")
-    if settings.GITHUB_APP_PRIVATE_KEY_PATH:
-        return Path(settings.GITHUB_APP_PRIVATE_KEY_PATH).read_text()
-    return ""
+PER_PAGE = 100
 
 
 def _client_options() -> dict:
@@ -39,15 +28,15 @@ def _client_options() -> dict:
         "base_url": settings.GITHUB_API_BASE_URL,
         "timeout": settings.GITHUB_HTTP_TIMEOUT_SECONDS,
         "retry": None,
-        "per_page": REPOSITORIES_PER_PAGE,
+        "per_page": PER_PAGE,
     }
 
 
 def _app_integration() -> GithubIntegration:
-    private_key = app_private_key()
-    if not (settings.GITHUB_APP_ID and private_key):
+    auth = app_auth()
+    if auth is None:
         raise GitHubAppNotConfigured(detail={"missing": "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"})
-    return GithubIntegration(auth=Auth.AppAuth(settings.GITHUB_APP_ID, private_key), **_client_options())
+    return GithubIntegration(auth=auth, **_client_options())
 
 
 def _retry_after(exc: GithubException) -> dict:
@@ -56,7 +45,7 @@ def _retry_after(exc: GithubException) -> dict:
 
 
 @contextlib.contextmanager
-def _github_errors(*, not_found: ApplicationError) -> Iterator[None]:
+def github_errors(*, not_found: ApplicationError) -> Iterator[None]:
     """Translate GitHub's failures; `from None` drops chained exceptions that hold headers."""
     try:
         yield
@@ -72,23 +61,17 @@ def _github_errors(*, not_found: ApplicationError) -> Iterator[None]:
         raise GitHubUnavailable() from None
 
 
+def app_request(method: str, path: str, *, installation_id: int, body: dict | None = None) -> tuple[dict, dict]:
+    """One request as the App (JWT), about one installation; returns (headers, data)."""
+    integration = _app_integration()
+    with github_errors(not_found=InstallationNotFound(detail={"installation_id": installation_id})):
+        return integration.requester.requestJsonAndCheck(method, path, input=body)
+
+
 def installation_fetch(*, installation_id: int) -> dict:
     """`GET /app/installations/{id}` as the App: proves the installation is ours and real."""
-    integration = _app_integration()
-    with _github_errors(not_found=InstallationNotFound(detail={"installation_id": installation_id})):
-        _, data = integration.requester.requestJsonAndCheck("GET", f"/app/installations/{installation_id}")
+    _, data = app_request("GET", f"/app/installations/{installation_id}", installation_id=installation_id)
     return data
-
-
-def installation_repositories_fetch(*, installation_id: int) -> list[dict]:
-    """Every repository the installation can reach, through `GET /installation/repositories`."""
-    installation_github = _app_integration().get_github_for_installation(installation_id)
-    not_found = InstallationNotFound(detail={"installation_id": installation_id})
-    with _github_errors(not_found=not_found), installation_github:
-        repositories = PaginatedList(
-            Repository, installation_github.requester, "/installation/repositories", None, list_item="repositories"
-        )
-        return [{"id": repo.id, "full_name": repo.full_name, "private": repo.private} for repo in repositories]
 
 
 def oauth_code_exchange(*, code: str) -> dict:
@@ -118,7 +101,7 @@ def user_installation_access(*, user_token: str, installation_id: int) -> dict |
     """The user's GitHub account (`GET /user`) if the installation is among theirs
     (`GET /user/installations`), else None."""
     user_github = Github(auth=Auth.Token(user_token), **_client_options())
-    with _github_errors(not_found=GitHubBadGateway()), user_github:
+    with github_errors(not_found=GitHubBadGateway()), user_github:
         user = user_github.get_user()
         if not any(item.id == installation_id for item in user.get_installations()):
             return None

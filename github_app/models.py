@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from integrations.fields import EncryptedTextField
+
 GITHUB_APP_INTEGRATION_ID = "github_app"
 
 
@@ -103,3 +105,13 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event}.{self.action} {self.delivery_id}" if self.action else f"{self.event} {self.delivery_id}"
+
+
+class InstallationAccessToken(models.Model):
+    """The installation-token store in the database, for deployments without Redis; a row is also
+    what concurrent processes lock so that only one of them mints a token."""
+
+    cache_key = models.CharField(max_length=200, unique=True)
+    token = EncryptedTextField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -21,6 +21,17 @@ def load_fixture(name: str) -> dict:
     return json.loads((FIXTURES / "github" / f"{name}.json").read_text())
 
 
+@pytest.fixture(autouse=True)
+def no_shared_installation_tokens(settings):
+    """Installation tokens in Redis outlive a test; each test starts without any."""
+    if settings.REDIS_URL:
+        from github_app.installation_tokens import RedisTokenStore, token_store
+
+        store = token_store()
+        for key in store.redis.scan_iter(f"{RedisTokenStore.prefix}*"):
+            store.redis.delete(key)
+
+
 @pytest.fixture
 def user(db):
     return get_user_model().objects.create_user(username="alice", password="correct horse battery staple")

@@ -12,7 +12,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from github_app import client
+from github_app import client, github_api
 from github_app.errors import (
     GitHubAppNotConfigured,
     InstallationOwnershipUnverified,
@@ -126,7 +126,7 @@ def installation_callback_complete(
 
     installation_data = client.installation_fetch(installation_id=installation_id)
     installing = _installation_ownership_verify(installation_id=installation_id, code=code)
-    repositories = client.installation_repositories_fetch(installation_id=installation_id)
+    repositories = github_api.installation_repositories_fetch(installation_id=installation_id)
 
     with transaction.atomic():
         try:
