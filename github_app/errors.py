@@ -39,3 +39,8 @@ class GitHubBadGateway(ApplicationError):
 class GitHubUnavailable(ApplicationError):
     status_code = 503
     default_message = "GitHub could not be reached; try again shortly."
+
+
+class FileNotAFile(ApplicationError):
+    status_code = 422
+    default_message = "The path names a directory or a link, not a file."
