@@ -13,7 +13,6 @@ deliveries are enqueued on is dropped afterwards; no worker runs, since intake i
 """
 
 import asyncio
-import base64
 import copy
 import json
 import os
@@ -25,25 +24,21 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import DATABASE_URL, QUEUE, REDIS_URL, ROOT, SECRET, database_prepare, service_env  # noqa: E402
 from github_app.signatures import signature_for  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "github"
-DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/aiworkflow_bench")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 RATE = 100
-SECRET = "bench-webhook-secret"
-QUEUE = "aiworkflow-bench"
+
 ENDPOINTS = {"intake": "/webhooks/github", "floor": "/bench/floor"}
 MIB = 1024 * 1024
 
@@ -66,34 +61,6 @@ def push_of_size(size: int) -> bytes:
         number += 1
     payload["commits"] = commits
     return compact(payload)
-
-
-def service_env() -> dict:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DJANGO_READ_DOT_ENV_FILE": "false",
-        "DJANGO_SECRET_KEY": "bench-" + "s" * 50,
-        "JWT_SIGNING_KEY": "bench-" + "j" * 50,
-        "ENCRYPTION_KEY": base64.urlsafe_b64encode(b"b" * 32).decode(),
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_CLIENT_ID": "bench",
-        "GITHUB_CLIENT_SECRET": "bench",
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "PYTHONPATH": str(ROOT),
-    }
-
-
-def database_prepare() -> None:
-    """A fresh database for every run: the benchmark owns the one it is given."""
-    name = urlsplit(DATABASE_URL).path.lstrip("/")
-    with psycopg.connect(DATABASE_URL.replace(f"/{name}", "/postgres", 1), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=service_env(), check=True)
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 
 from aiworkflow.errors import ApplicationError
 from github_app import events
+from github_app.github_api import GitHubRetryLater
 from github_app.models import WebhookDelivery
 from github_app.payloads import PayloadSummary
 from github_app.services.publisher import deliveries_publish, publisher
@@ -111,12 +112,16 @@ def _retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.WEBHOOK_RETRY_MAX_SECONDS))
 
 
-def _attempt_failed(delivery: WebhookDelivery, error: str) -> None:
+def _attempt_failed(delivery: WebhookDelivery, error: Exception) -> None:
+    """Record a failed attempt; the next waits out the backoff, or GitHub's rate limit if longer."""
     gave_up = delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+    delay = _retry_delay(delivery.attempts)
+    if isinstance(error, GitHubRetryLater):
+        delay = max(delay, timedelta(seconds=error.retry_after))
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=Status.FAILED if gave_up else Status.RECEIVED,
-        next_attempt_at=None if gave_up else timezone.now() + _retry_delay(delivery.attempts),
-        last_error=error[:2000],
+        next_attempt_at=None if gave_up else timezone.now() + delay,
+        last_error=f"{type(error).__name__}: {error}"[:2000],
     )
 
 
@@ -146,7 +151,7 @@ def delivery_process(*, delivery_pk: int) -> WebhookDelivery | None:
         status, runs = _apply(delivery)
     except Exception as exc:  # any failure of a handler is one failed attempt
         logger.exception("delivery processing failed", extra={"delivery_id": delivery.delivery_id})
-        _attempt_failed(delivery, f"{type(exc).__name__}: {exc}")
+        _attempt_failed(delivery, exc)
         return delivery
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=status, runs_started=runs, processed_at=timezone.now(), next_attempt_at=None, last_error=""

@@ -14,7 +14,7 @@ from github_app.services.deliveries import (
     delivery_payloads_purge,
     delivery_process,
 )
-from tests.github_app.github_stub import GitHubStub, api_url, repository
+from tests.github_app.github_stub import GitHubStub, api_url, installation_body, repository
 from tests.github_app.webhooks import fixture_body, post_webhook
 
 Status = WebhookDelivery.Status
@@ -92,6 +92,20 @@ class TestFailureAndRetry:
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (Status.FAILED, 2, None)
         assert "GitHubBadGateway" in delivery.last_error
+
+    def test_a_rate_limit_defers_the_retry_until_github_allows_it(self, resync_delivery, github_http):
+        github_http.get(api_url("/app/installations/957387"), json=installation_body(957387, repository_selection="all"))
+        github_http.post(api_url("/app/installations/957387/access_tokens"), json={"token": "ghs_x", "expires_at": "2099-01-01T00:00:00Z"}, status=201)
+        github_http.get(
+            api_url("/installation/repositories"), json={"message": "You have exceeded a secondary rate limit."},
+            status=403, headers={"Retry-After": "900"},
+        )
+
+        delivery = resync_delivery()
+
+        delivery.refresh_from_db()
+        assert delivery.status == Status.RECEIVED and "GitHubRetryLater" in delivery.last_error
+        assert (delivery.next_attempt_at - timezone.now()).total_seconds() == pytest.approx(900, abs=2)
 
     def test_backoff_is_capped(self, resync_delivery, github_http, settings):
         settings.WEBHOOK_RETRY_MAX_SECONDS = 40
