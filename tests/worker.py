@@ -92,3 +92,24 @@ def worker_process(**extra_env: str) -> Iterator[WorkerProcess]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def run_at_once(function: Callable[[], object], *, threads: int = 8) -> list:
+    """Call `function` from several threads released together; returns their results. Each
+    thread has its own database connection, closed when it is done."""
+    barrier = threading.Barrier(threads)
+    results = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(function())
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return results

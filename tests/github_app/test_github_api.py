@@ -3,7 +3,6 @@ against GitHub stubbed with `responses`."""
 
 import json
 import logging
-import threading
 import time
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -34,6 +33,7 @@ from github_app.installation_tokens import (
     token_store,
 )
 from tests.github_app.github_stub import api_url
+from tests.worker import run_at_once
 
 INSTALLATION = 4242
 LONG_TOKEN = "ghs_" + "L" * 516  # GitHub's newer tokens are about 520 characters
@@ -191,21 +191,7 @@ def test_eight_concurrent_threads_mint_once(github_http, settings, store):
     if store == "database":
         settings.REDIS_URL = ""  # the table, and its row lock, instead of Redis
     stub_mint(github_http, delay=0.2)  # the first mint is still running when the others ask
-    barrier = threading.Barrier(8)
-    results = []
-
-    def ask() -> None:
-        barrier.wait()
-        try:
-            results.append(token())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_at_once(token)
 
     assert results == [LONG_TOKEN] * 8
     assert mints(github_http) == 1
