@@ -224,6 +224,21 @@ WEBHOOK_PAYLOAD_RETENTION_DAYS = env.int("WEBHOOK_PAYLOAD_RETENTION_DAYS", defau
 # Where a processed delivery goes next: a dotted path to `f(delivery, payload) -> runs started`.
 GITHUB_WEBHOOK_DISPATCHER = env("GITHUB_WEBHOOK_DISPATCHER", default="github_app.dispatch.dispatch_nowhere")
 
+# The LLM behind `ai.prompt`: any OpenAI-compatible /chat/completions endpoint.
+AI_BASE_URL = env("AI_BASE_URL", default="").rstrip("/")
+AI_API_KEY = env("AI_API_KEY", default="")
+AI_MODEL = env("AI_MODEL", default="")
+AI_TIMEOUT_SECONDS = env.int("AI_TIMEOUT_SECONDS", default=120)
+# Longer prompts (a large diff) are clipped, with a note saying so.
+AI_MAX_PROMPT_CHARS = env.int("AI_MAX_PROMPT_CHARS", default=100_000)
+# Runs: attempts of a step that failed for a passing reason, the wait between them (doubling,
+# with jitter, up to the cap), the longest a run may take, and the most a step output may store.
+WORKFLOW_STEP_MAX_ATTEMPTS = env.int("WORKFLOW_STEP_MAX_ATTEMPTS", default=4)
+WORKFLOW_STEP_RETRY_BASE_SECONDS = env.int("WORKFLOW_STEP_RETRY_BASE_SECONDS", default=5)
+WORKFLOW_STEP_RETRY_MAX_SECONDS = env.int("WORKFLOW_STEP_RETRY_MAX_SECONDS", default=300)
+WORKFLOW_RUN_TIMEOUT_SECONDS = env.int("WORKFLOW_RUN_TIMEOUT_SECONDS", default=1800)
+WORKFLOW_STEP_OUTPUT_MAX_BYTES = env.int("WORKFLOW_STEP_OUTPUT_MAX_BYTES", default=1024 * 1024)
+
 CELERY_FILESYSTEM_BROKER_DIR = Path(env("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL

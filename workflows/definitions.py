@@ -1,0 +1,80 @@
+"""A workflow definition: nodes and the edges between them, checked whole when it is saved.
+
+    {"nodes": [{"id": "pr", "type": "github.get_pull_request", "params": {}}, ...],
+     "edges": [{"from": "pr", "to": "review"}, ...]}
+"""
+
+import re
+from graphlib import CycleError, TopologicalSorter
+
+from jsonschema import Draft202012Validator
+
+from aiworkflow.errors import ApplicationError
+from workflows.nodes import NODE_TYPES
+from workflows.templating import TemplateInvalid, template_check, template_strings
+
+MAX_NODES = 100
+_NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # usable as `nodes.<id>` in templates
+
+
+class DefinitionInvalid(ApplicationError):
+    status_code = 400
+    default_message = "The workflow definition is invalid."
+
+
+def _fail(message: str, **where) -> None:
+    raise DefinitionInvalid(message, detail=where)
+
+
+def _check_node(node, seen: set[str]) -> None:
+    if not isinstance(node, dict) or not isinstance(node.get("id"), str):
+        _fail("Every node is an object with a string `id`.", node=node if isinstance(node, str) else None)
+    node_id = node["id"]
+    if not _NODE_ID.match(node_id):
+        _fail(f"Node id {node_id!r} must be letters, digits and underscores, not starting with a digit.", node=node_id)
+    if node_id in seen:
+        _fail(f"Node id {node_id!r} is used twice.", node=node_id)
+    seen.add(node_id)
+    unknown = set(node) - {"id", "type", "params", "name"}
+    if unknown:
+        _fail(f"Node {node_id!r} has unknown keys: {', '.join(sorted(unknown))}.", node=node_id)
+    node_type = NODE_TYPES.get(node.get("type"))
+    if node_type is None:
+        _fail(f"Node {node_id!r} has an unknown type {node.get('type')!r}.", node=node_id, known_types=sorted(NODE_TYPES))
+    params = node.get("params", {})
+    errors = sorted(Draft202012Validator(node_type.schema).iter_errors(params), key=lambda error: list(error.path))
+    if errors:
+        error = errors[0]
+        field = ".".join(str(part) for part in error.path) or None
+        _fail(f"Node {node_id!r}: {error.message}.", node=node_id, field=field)
+    for text in template_strings(params):
+        try:
+            template_check(text)
+        except TemplateInvalid as exc:
+            _fail(f"Node {node_id!r} has a template that {exc}.", node=node_id, template=text[:200])
+
+
+def definition_validate(definition) -> list[str]:
+    """Check a definition; returns its node ids in an order that respects every edge."""
+    if not isinstance(definition, dict) or set(definition) - {"nodes", "edges"}:
+        _fail("A definition is an object with `nodes` and `edges` only.")
+    nodes, edges = definition.get("nodes"), definition.get("edges", [])
+    if not isinstance(nodes, list) or not 0 < len(nodes) <= MAX_NODES:
+        _fail(f"A definition has between 1 and {MAX_NODES} nodes.")
+    if not isinstance(edges, list):
+        _fail("`edges` is a list.")
+    seen: set[str] = set()
+    for node in nodes:
+        _check_node(node, seen)
+    graph = TopologicalSorter({node_id: set() for node_id in seen})
+    for edge in edges:
+        if not isinstance(edge, dict) or set(edge) != {"from", "to"}:
+            _fail("Every edge is an object with `from` and `to`.", edge=edge if isinstance(edge, dict) else None)
+        for end in ("from", "to"):
+            if edge[end] not in seen:
+                _fail(f"Edge {edge['from']!r} -> {edge['to']!r} names no node {edge[end]!r}.", edge=edge)
+        graph.add(edge["to"], edge["from"])
+    try:
+        return list(graph.static_order())
+    except CycleError as exc:
+        _fail("The edges make a cycle.", cycle=exc.args[1])

@@ -1,0 +1,196 @@
+"""Runs a workflow version's nodes in dependency order, each step persisted before the next.
+
+A run re-executed (a retry, or a worker that died) resumes at its first unfinished step, so no
+completed step's side effect is repeated; a step that was cut short runs again, which is why
+write nodes are idempotent (a comment carries a marker). Downstream of a failed step, or of a
+condition that is false, steps are skipped; past the run's deadline the run is timed out.
+"""
+
+import json
+import logging
+import random
+from datetime import timedelta
+
+import requests
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from github import GithubException
+
+from github_app.errors import GitHubBadGateway, GitHubUnavailable
+from github_app.github_api import GitHubRetryLater
+from workflows.definitions import definition_validate
+from workflows.models import Conclusion, Status, StepRun, Workflow, WorkflowRun
+from workflows.nodes import NODE_TYPES, StepContext, StepFailed
+from workflows.nodes.ai import AIUnavailable
+from workflows.templating import TemplateInvalid, template_render
+
+logger = logging.getLogger(__name__)
+_PASSING_ERRORS = (GitHubRetryLater, GitHubUnavailable, GitHubBadGateway, AIUnavailable, requests.ConnectionError, requests.Timeout)
+
+
+def run_start(
+    *, workflow: Workflow, trigger: dict, delivery=None, dry_run: bool = False, rerun_of: WorkflowRun | None = None
+) -> WorkflowRun | None:
+    """Create a run of the workflow's current version and enqueue it after commit; None when
+    the workflow already ran for this delivery."""
+    from workflows.tasks import execute_run  # the task module imports this one
+
+    try:
+        with transaction.atomic():
+            run = WorkflowRun.objects.create(
+                workflow=workflow, version=workflow.current_version, delivery=delivery, trigger=trigger,
+                dry_run=dry_run, rerun_of=rerun_of,
+            )
+    except IntegrityError:
+        return None
+    transaction.on_commit(lambda: execute_run.delay(str(run.pk)))
+    return run
+
+
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, _PASSING_ERRORS):
+        return True
+    return isinstance(error, GithubException) and (error.status >= 500 or error.status == 429)
+
+
+def _retry_delay(step: StepRun, error: Exception) -> float:
+    if isinstance(error, GitHubRetryLater):
+        return float(error.retry_after)
+    base = settings.WORKFLOW_STEP_RETRY_BASE_SECONDS * 2 ** (step.attempts - 1)
+    return min(base, settings.WORKFLOW_STEP_RETRY_MAX_SECONDS) * random.uniform(0.8, 1.2)
+
+
+def _capped(output: dict) -> tuple[dict, bool]:
+    """The output as stored: long strings are cut until it fits WORKFLOW_STEP_OUTPUT_MAX_BYTES."""
+    limit = settings.WORKFLOW_STEP_OUTPUT_MAX_BYTES
+    if len(json.dumps(output, default=str)) <= limit:
+        return output, False
+    longest = limit
+    while longest > 16:
+        longest //= 2
+        shortened = _shorten(output, longest)
+        if len(json.dumps(shortened, default=str)) <= limit:
+            return shortened, True
+    return {"truncated": True}, True
+
+
+def _shorten(value, longest: int):
+    if isinstance(value, str) and len(value) > longest:
+        return value[:longest] + f"… [{len(value) - longest} more characters]"
+    if isinstance(value, dict):
+        return {key: _shorten(item, longest) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shorten(item, longest) for item in value]
+    return value
+
+
+def _finish_step(step: StepRun, conclusion: str, *, output: dict | None = None, error: str = "") -> None:
+    step.status = Status.COMPLETED
+    step.conclusion = conclusion
+    step.output, step.output_truncated = _capped(output) if output is not None else (None, False)
+    step.error = error[:5000]
+    step.finished_at = timezone.now()
+    step.save()
+
+
+def _template_context(run: WorkflowRun, outputs: dict) -> dict:
+    workflow = {"id": str(run.workflow_id), "name": run.workflow.name, "version": run.version.number}
+    return {"trigger": run.trigger, "nodes": outputs, "workflow": workflow}
+
+
+def _execute_step(run: WorkflowRun, step: StepRun, node: dict, outputs: dict) -> float | None:
+    """Run one step; returns a delay when it should be tried again later."""
+    step.status = Status.IN_PROGRESS
+    step.started_at = step.started_at or timezone.now()
+    step.attempts += 1
+    step.save(update_fields=["status", "started_at", "attempts"])
+    node_type = NODE_TYPES[node["type"]]
+    context = StepContext(run_id=str(run.pk), node_id=step.node_id, trigger=run.trigger, dry_run=run.dry_run)
+    try:
+        params = template_render(node.get("params", {}), _template_context(run, outputs))
+        if node_type.writes and run.dry_run:
+            output = {"dry_run": True, "would": {"type": node_type.name, "params": params}}
+        else:
+            output = node_type.execute(params, context)
+    except TemplateInvalid as exc:
+        _finish_step(step, Conclusion.FAILURE, error=f"Template error: {exc}")
+    except StepFailed as exc:
+        _finish_step(step, Conclusion.FAILURE, error=str(exc))
+    except Exception as exc:  # classified: a passing failure is retried, anything else fails the step
+        if _retryable(exc) and step.attempts < settings.WORKFLOW_STEP_MAX_ATTEMPTS:
+            step.status = Status.QUEUED
+            step.error = f"Attempt {step.attempts}: {type(exc).__name__}: {exc}"[:5000]
+            step.save(update_fields=["status", "error"])
+            return _retry_delay(step, exc)
+        logger.exception("step failed", extra={"run_id": str(run.pk), "node_id": step.node_id})
+        _finish_step(step, Conclusion.FAILURE, error=f"{type(exc).__name__}: {exc}")
+    else:
+        _finish_step(step, Conclusion.SUCCESS, output=output)
+        outputs[step.node_id] = step.output
+    return None
+
+
+def _blocked(node_id: str, parents: dict, steps: dict) -> bool:
+    """A step waits on every parent's success, and a condition parent's being true."""
+    for parent in parents[node_id]:
+        step = steps[parent]
+        if step.conclusion != Conclusion.SUCCESS:
+            return True
+        if step.node_type == "logic.condition" and not (step.output or {}).get("result"):
+            return True
+    return False
+
+
+def _steps_of(run: WorkflowRun, order: list[str], nodes: dict) -> dict[str, StepRun]:
+    existing = {step.node_id: step for step in run.steps.all()}
+    missing = [
+        StepRun(run=run, node_id=node_id, node_type=nodes[node_id]["type"], position=position)
+        for position, node_id in enumerate(order)
+        if node_id not in existing
+    ]
+    StepRun.objects.bulk_create(missing, ignore_conflicts=True)
+    return {step.node_id: step for step in run.steps.all()}
+
+
+def run_execute(*, run_id: str) -> float | None:
+    """Run (or resume) a run; returns a delay when a step asked to be retried later."""
+    run = WorkflowRun.objects.select_related("workflow", "version").get(pk=run_id)
+    if run.status == Status.COMPLETED:
+        return None
+    if run.status == Status.QUEUED:
+        run.status, run.started_at = Status.IN_PROGRESS, timezone.now()
+        run.deadline_at = run.started_at + timedelta(seconds=settings.WORKFLOW_RUN_TIMEOUT_SECONDS)
+        run.save(update_fields=["status", "started_at", "deadline_at"])
+    definition = run.version.definition
+    order = definition_validate(definition)
+    nodes = {node["id"]: node for node in definition["nodes"]}
+    parents = {node_id: [edge["from"] for edge in definition.get("edges", []) if edge["to"] == node_id] for node_id in nodes}
+    steps = _steps_of(run, order, nodes)
+    outputs = {node_id: step.output for node_id, step in steps.items() if step.conclusion == Conclusion.SUCCESS}
+    for node_id in order:
+        step = steps[node_id]
+        if step.status == Status.COMPLETED:
+            continue
+        if timezone.now() >= run.deadline_at:
+            _run_finish(run, steps, timed_out=True)
+            return None
+        if _blocked(node_id, parents, steps):
+            _finish_step(step, Conclusion.SKIPPED)
+            continue
+        delay = _execute_step(run, step, nodes[node_id], outputs)
+        if delay is not None:
+            return delay
+    _run_finish(run, steps)
+    return None
+
+
+def _run_finish(run: WorkflowRun, steps: dict[str, StepRun], *, timed_out: bool = False) -> None:
+    for step in steps.values():
+        if step.status != Status.COMPLETED:
+            _finish_step(step, Conclusion.CANCELLED, error="The run's deadline passed." if timed_out else "")
+    failed = any(step.conclusion == Conclusion.FAILURE for step in steps.values())
+    run.status = Status.COMPLETED
+    run.conclusion = Conclusion.TIMED_OUT if timed_out else Conclusion.FAILURE if failed else Conclusion.SUCCESS
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "conclusion", "finished_at"])

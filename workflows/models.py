@@ -1,0 +1,104 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Workflow(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workflows")
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    current_version = models.ForeignKey(
+        "WorkflowVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowVersion(models.Model):
+    """A definition as it was saved; never changed, so a run always knows what it ran."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "number"], name="workflow_version_unique_number")]
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValueError("A workflow version is immutable; save a new version instead.")
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return f"{self.workflow} v{self.number}"
+
+
+class Status(models.TextChoices):
+    """GitHub Actions' model: a status, and a conclusion once completed."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+class Conclusion(models.TextChoices):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    TIMED_OUT = "timed_out"
+
+
+class WorkflowRun(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="runs")
+    delivery = models.ForeignKey(
+        "github_app.WebhookDelivery", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    trigger = models.JSONField(help_text="event, action, delivery_id, installation_id, repository, sender, payload")
+    dry_run = models.BooleanField(default=False)
+    rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    conclusion = models.CharField(max_length=16, choices=Conclusion.choices, null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # A redelivered event never runs a workflow twice.
+            models.UniqueConstraint(fields=["workflow", "delivery"], name="workflow_run_once_per_delivery"),
+        ]
+
+
+class StepRun(models.Model):
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="steps")
+    node_id = models.CharField(max_length=100)
+    node_type = models.CharField(max_length=64)
+    position = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    conclusion = models.CharField(max_length=16, choices=Conclusion.choices, null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    output = models.JSONField(null=True, blank=True)
+    output_truncated = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="step_run_unique_node")]

@@ -1,0 +1,56 @@
+"""`ai.prompt`: an OpenAI-compatible `/chat/completions` call at AI_BASE_URL."""
+
+import requests
+from django.conf import settings
+
+from workflows.nodes.base import TEMPLATED_STRING, StepContext, StepFailed, node_type
+
+
+class AIUnavailable(Exception):
+    """The provider answered 429 or 5xx: worth trying again later."""
+
+
+def _clip(prompt: str) -> tuple[str, bool]:
+    limit = settings.AI_MAX_PROMPT_CHARS
+    if len(prompt) <= limit:
+        return prompt, False
+    note = f"\n\n[The input was clipped to {limit} of its {len(prompt)} characters.]"
+    return prompt[: limit - len(note)] + note, True
+
+
+@node_type(
+    "ai.prompt",
+    properties={
+        "prompt": TEMPLATED_STRING,
+        "system": TEMPLATED_STRING,
+        "model": {"type": "string", "maxLength": 200},
+        "max_tokens": {"type": "integer", "minimum": 1, "maximum": 100_000},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    },
+    required=("prompt",),
+)
+def prompt(params: dict, context: StepContext) -> dict:
+    model = params.get("model") or settings.AI_MODEL
+    if not (settings.AI_BASE_URL and model):
+        raise StepFailed("No AI provider is configured: set AI_BASE_URL, AI_API_KEY and AI_MODEL.")
+    text, clipped = _clip(params["prompt"])
+    messages = ([{"role": "system", "content": params["system"]}] if params.get("system") else []) + [
+        {"role": "user", "content": text}
+    ]
+    body = {"model": model, "messages": messages}
+    body.update({key: params[key] for key in ("max_tokens", "temperature") if key in params})
+    headers = {"Authorization": f"Bearer {settings.AI_API_KEY}"} if settings.AI_API_KEY else {}
+    response = requests.post(
+        f"{settings.AI_BASE_URL}/chat/completions", json=body, headers=headers, timeout=settings.AI_TIMEOUT_SECONDS
+    )
+    if response.status_code == 429 or response.status_code >= 500:
+        raise AIUnavailable(f"The AI provider answered {response.status_code}.")
+    if response.status_code >= 400:
+        raise StepFailed(f"The AI provider refused the request ({response.status_code}).")
+    data = response.json()
+    return {
+        "text": data["choices"][0]["message"]["content"],
+        "model": data.get("model", model),
+        "usage": data.get("usage", {}),
+        "prompt_clipped": clipped,
+    }

@@ -1,0 +1,54 @@
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class StepFailed(Exception):
+    """A step failed for a reason retrying cannot change (bad input, a 4xx, no provider)."""
+
+
+@dataclass
+class StepContext:
+    """What a node knows of its run: the triggering event and whether writes are simulated."""
+
+    run_id: str
+    node_id: str
+    trigger: dict
+    dry_run: bool
+
+    @property
+    def installation_id(self) -> int:
+        installation_id = self.trigger.get("installation_id")
+        if not installation_id:
+            raise StepFailed("The triggering event names no installation of the GitHub App.")
+        return installation_id
+
+    @property
+    def payload(self) -> dict:
+        return self.trigger.get("payload") or {}
+
+
+@dataclass(frozen=True)
+class NodeType:
+    name: str
+    schema: dict
+    execute: Callable[[dict, StepContext], dict]
+    writes: bool = False  # a dry run records what it would do instead of calling it
+
+
+NODE_TYPES: dict[str, NodeType] = {}
+
+
+def node_type(name: str, *, properties: dict, required: tuple[str, ...] = (), writes: bool = False):
+    """Register a node type; its parameters are `properties` (JSON schema), and no others."""
+    schema = {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+
+    def register(execute: Callable[[dict, StepContext], dict]) -> Callable[[dict, StepContext], dict]:
+        NODE_TYPES[name] = NodeType(name=name, schema=schema, execute=execute, writes=writes)
+        return execute
+
+    return register
+
+
+TEMPLATED_STRING = {"type": "string", "maxLength": 100_000}
+# A number, or a template that renders to one ("{{ trigger.payload.number }}").
+NUMBER_OR_TEMPLATE = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "maxLength": 1000}]}

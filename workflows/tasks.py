@@ -1,0 +1,13 @@
+from celery import shared_task
+
+from workflows.engine import run_execute
+
+
+@shared_task(bind=True, max_retries=None)
+def execute_run(self, run_id: str) -> None:
+    """Run or resume a workflow run; a step asking to be tried later re-queues the whole run,
+    which resumes at that step. Run eagerly (tests, CELERY_TASK_ALWAYS_EAGER), Celery cannot
+    re-queue, so the run resumes at once instead."""
+    while (delay := run_execute(run_id=run_id)) is not None:
+        if not self.request.is_eager:
+            raise self.retry(countdown=delay)
