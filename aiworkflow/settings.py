@@ -233,6 +233,8 @@ AI_TIMEOUT_SECONDS = env.int("AI_TIMEOUT_SECONDS", default=120)
 AI_MAX_PROMPT_CHARS = env.int("AI_MAX_PROMPT_CHARS", default=100_000)
 # Runs: attempts of a step that failed for a passing reason, the wait between them (doubling,
 # with jitter, up to the cap), the longest a run may take, and the most a step output may store.
+# Where workflows keep their triggers: the triggers app, which depends on workflows.
+WORKFLOW_TRIGGERS_MODULE = "triggers.services"
 WORKFLOW_STEP_MAX_ATTEMPTS = env.int("WORKFLOW_STEP_MAX_ATTEMPTS", default=4)
 WORKFLOW_STEP_RETRY_BASE_SECONDS = env.int("WORKFLOW_STEP_RETRY_BASE_SECONDS", default=5)
 WORKFLOW_STEP_RETRY_MAX_SECONDS = env.int("WORKFLOW_STEP_RETRY_MAX_SECONDS", default=300)

@@ -13,6 +13,14 @@ from github_app.apis import (
 )
 from github_app.views import github_webhook
 from integrations.apis import IntegrationDeleteApi, IntegrationListApi
+from workflows.apis import (
+    RunDetailApi,
+    RunRerunApi,
+    WorkflowDetailApi,
+    WorkflowListCreateApi,
+    WorkflowRunListApi,
+    WorkflowTestApi,
+)
 
 
 urlpatterns = [
@@ -28,6 +36,12 @@ urlpatterns = [
     path("api/v1/app/integrations/<uuid:token_id>", IntegrationDeleteApi.as_view(), name="integration"),
     path("api/v1/app/deliveries", DeliveryListApi.as_view(), name="deliveries"),
     path("api/v1/app/deliveries/<int:delivery_pk>/replay", DeliveryReplayApi.as_view(), name="delivery-replay"),
+    path("api/v1/app/workflows", WorkflowListCreateApi.as_view(), name="workflows"),
+    path("api/v1/app/workflows/<uuid:workflow_id>", WorkflowDetailApi.as_view(), name="workflow"),
+    path("api/v1/app/workflows/<uuid:workflow_id>/runs", WorkflowRunListApi.as_view(), name="workflow-runs"),
+    path("api/v1/app/workflows/<uuid:workflow_id>/test", WorkflowTestApi.as_view(), name="workflow-test"),
+    path("api/v1/app/runs/<uuid:run_id>", RunDetailApi.as_view(), name="run"),
+    path("api/v1/app/runs/<uuid:run_id>/rerun", RunRerunApi.as_view(), name="run-rerun"),
     path("api/v1/public/webhooks/github/auth", GitHubInstallCallbackApi.as_view(), name="github-install-callback"),
     path("api/v1/public/webhooks/github", github_webhook, name="github-webhook-api"),
     path("webhooks/github", github_webhook, name="github-webhook"),

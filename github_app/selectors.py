@@ -28,7 +28,8 @@ def github_integration_list(*, user: AbstractBaseUser) -> list[GitHubIntegration
     return [GitHubIntegration(token=token, installation=installations.get(int(token.external_id))) for token in tokens]
 
 
-def _user_installation_ids(user: AbstractBaseUser) -> list[int]:
+def user_installation_ids(user: AbstractBaseUser) -> list[int]:
+    """The installations the user is connected to."""
     return [int(token.external_id) for token in oauth_token_list(user=user, integration_id=GITHUB_APP_INTEGRATION_ID)]
 
 
@@ -36,7 +37,7 @@ def delivery_list(
     *, user: AbstractBaseUser, event: str = "", status: str = "", repository: str = ""
 ) -> QuerySet[WebhookDelivery]:
     """Deliveries of the installations the user is connected to, newest first, without payloads."""
-    deliveries = WebhookDelivery.objects.filter(installation_id__in=_user_installation_ids(user)).defer("payload")
+    deliveries = WebhookDelivery.objects.filter(installation_id__in=user_installation_ids(user)).defer("payload")
     if event:
         deliveries = deliveries.filter(event=event)
     if status:
@@ -50,7 +51,7 @@ def delivery_get(*, user: AbstractBaseUser, delivery_pk: int) -> WebhookDelivery
     """One of the user's deliveries; any other is answered as if it did not exist."""
     try:
         return WebhookDelivery.objects.defer("payload").get(
-            pk=delivery_pk, installation_id__in=_user_installation_ids(user)
+            pk=delivery_pk, installation_id__in=user_installation_ids(user)
         )
     except WebhookDelivery.DoesNotExist:
         raise Http404 from None

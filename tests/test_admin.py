@@ -88,3 +88,18 @@ def test_a_very_large_payload_is_not_rendered(staff):
 
     assert "too large to show" in page
     assert "x" * 1000 not in page
+
+
+def test_run_history_shows_step_outputs(staff, user):
+    from workflows.models import StepRun, WorkflowRun
+    from workflows.services import workflow_create
+
+    workflow = workflow_create(
+        owner=user, name="Admin view", definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []}
+    )
+    run = WorkflowRun.objects.create(workflow=workflow, version=workflow.current_version, trigger={"event": "push"})
+    StepRun.objects.create(run=run, node_id="c", node_type="logic.condition", position=0, output={"result": "visible-output"})
+
+    assert "visible-output" in staff.get(f"/admin/workflows/workflowrun/{run.pk}/change/").content.decode()
+    assert staff.get(f"/admin/workflows/workflow/{workflow.pk}/change/").status_code == 200
+    assert staff.get("/admin/workflows/workflowrun/").status_code == 200

@@ -20,7 +20,7 @@ from github import GithubException
 from github_app.errors import GitHubBadGateway, GitHubUnavailable
 from github_app.github_api import GitHubRetryLater
 from workflows.definitions import definition_validate
-from workflows.models import Conclusion, Status, StepRun, Workflow, WorkflowRun
+from workflows.models import Conclusion, Status, StepRun, Workflow, WorkflowRun, WorkflowVersion
 from workflows.nodes import NODE_TYPES, StepContext, StepFailed
 from workflows.nodes.ai import AIUnavailable
 from workflows.templating import TemplateInvalid, template_render
@@ -30,16 +30,22 @@ _PASSING_ERRORS = (GitHubRetryLater, GitHubUnavailable, GitHubBadGateway, AIUnav
 
 
 def run_start(
-    *, workflow: Workflow, trigger: dict, delivery=None, dry_run: bool = False, rerun_of: WorkflowRun | None = None
+    *,
+    workflow: Workflow,
+    trigger: dict,
+    delivery=None,
+    dry_run: bool = False,
+    rerun_of: WorkflowRun | None = None,
+    version: WorkflowVersion | None = None,
 ) -> WorkflowRun | None:
-    """Create a run of the workflow's current version and enqueue it after commit; None when
-    the workflow already ran for this delivery."""
+    """Create a run of a version (the workflow's current one by default) and enqueue it after
+    commit; None when the workflow already ran for this delivery."""
     from workflows.tasks import execute_run  # the task module imports this one
 
     try:
         with transaction.atomic():
             run = WorkflowRun.objects.create(
-                workflow=workflow, version=workflow.current_version, delivery=delivery, trigger=trigger,
+                workflow=workflow, version=version or workflow.current_version, delivery=delivery, trigger=trigger,
                 dry_run=dry_run, rerun_of=rerun_of,
             )
     except IntegrityError:

@@ -14,6 +14,7 @@ class Workflow(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Deleted workflows keep their run history.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,8 +1,26 @@
+import importlib
+
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
+from aiworkflow.errors import ApplicationError
+from github_app.selectors import user_installation_ids
 from workflows.definitions import definition_validate
-from workflows.models import Workflow, WorkflowVersion
+from workflows.engine import run_start
+from workflows.models import Workflow, WorkflowRun, WorkflowVersion
+
+
+class InstallationNotYours(ApplicationError):
+    status_code = 403
+    default_message = "The payload names an installation of the GitHub App you are not connected to."
+
+
+def triggers_module():
+    """Trigger storage lives in the triggers app, which depends on this one: it is reached by
+    the module named in WORKFLOW_TRIGGERS_MODULE."""
+    return importlib.import_module(settings.WORKFLOW_TRIGGERS_MODULE)
 
 
 def _version_add(workflow: Workflow, definition: dict) -> WorkflowVersion:
@@ -14,16 +32,25 @@ def _version_add(workflow: Workflow, definition: dict) -> WorkflowVersion:
 
 
 @transaction.atomic
-def workflow_create(*, owner: AbstractBaseUser, name: str, definition: dict, is_active: bool = True) -> Workflow:
+def workflow_create(
+    *, owner: AbstractBaseUser, name: str, definition: dict, is_active: bool = True, triggers: list | None = None
+) -> Workflow:
     definition_validate(definition)
     workflow = Workflow.objects.create(owner=owner, name=name, is_active=is_active)
     _version_add(workflow, definition)
+    if triggers is not None:
+        triggers_module().triggers_replace(workflow=workflow, configs=triggers)
     return workflow
 
 
 @transaction.atomic
 def workflow_update(
-    *, workflow: Workflow, name: str | None = None, definition: dict | None = None, is_active: bool | None = None
+    *,
+    workflow: Workflow,
+    name: str | None = None,
+    definition: dict | None = None,
+    is_active: bool | None = None,
+    triggers: list | None = None,
 ) -> Workflow:
     """Change a workflow; a changed definition becomes a new version, and runs keep theirs."""
     if definition is not None and definition != workflow.current_version.definition:
@@ -34,4 +61,40 @@ def workflow_update(
     if is_active is not None:
         workflow.is_active = is_active
     workflow.save(update_fields=["name", "is_active", "updated_at"])
+    if triggers is not None:
+        triggers_module().triggers_replace(workflow=workflow, configs=triggers)
     return workflow
+
+
+def workflow_delete(*, workflow: Workflow) -> None:
+    """Soft delete: the workflow stops running and disappears, its runs stay."""
+    workflow.is_active = False
+    workflow.deleted_at = timezone.now()
+    workflow.save(update_fields=["is_active", "deleted_at", "updated_at"])
+
+
+def run_trigger_build(*, event: str, payload: dict, delivery_id: str | None = None) -> dict:
+    """The `trigger` a run's templates see, from a GitHub event."""
+    return {
+        "event": event,
+        "action": payload.get("action", ""),
+        "delivery_id": delivery_id,
+        "installation_id": (payload.get("installation") or {}).get("id"),
+        "repository": (payload.get("repository") or {}).get("full_name"),
+        "sender": (payload.get("sender") or {}).get("login"),
+        "payload": payload,
+    }
+
+
+def workflow_test(*, workflow: Workflow, user: AbstractBaseUser, event: str, payload: dict, dry_run: bool) -> WorkflowRun:
+    """Run the workflow on a sample event. Its installation must be one of the user's: a test
+    run reads, and unless dry, writes, with that installation's token."""
+    trigger = run_trigger_build(event=event, payload=payload)
+    if trigger["installation_id"] is not None and trigger["installation_id"] not in user_installation_ids(user):
+        raise InstallationNotYours(detail={"installation_id": trigger["installation_id"]})
+    return run_start(workflow=workflow, trigger=trigger, dry_run=dry_run)
+
+
+def run_rerun(*, run: WorkflowRun) -> WorkflowRun:
+    """Run the same version on the same event again, as a new run."""
+    return run_start(workflow=run.workflow, version=run.version, trigger=run.trigger, dry_run=run.dry_run, rerun_of=run)
