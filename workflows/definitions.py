@@ -66,15 +66,21 @@ def definition_validate(definition) -> list[str]:
     seen: set[str] = set()
     for node in nodes:
         _check_node(node, seen)
-    graph = TopologicalSorter({node_id: set() for node_id in seen})
     for edge in edges:
         if not isinstance(edge, dict) or set(edge) != {"from", "to"}:
             _fail("Every edge is an object with `from` and `to`.", edge=edge if isinstance(edge, dict) else None)
         for end in ("from", "to"):
             if edge[end] not in seen:
                 _fail(f"Edge {edge['from']!r} -> {edge['to']!r} names no node {edge[end]!r}.", edge=edge)
-        graph.add(edge["to"], edge["from"])
     try:
-        return list(graph.static_order())
+        return definition_order(definition)
     except CycleError as exc:
         _fail("The edges make a cycle.", cycle=exc.args[1])
+
+
+def definition_order(definition: dict) -> list[str]:
+    """The node ids of a (valid) definition in an order that respects every edge."""
+    graph = TopologicalSorter({node["id"]: set() for node in definition["nodes"]})
+    for edge in definition.get("edges", []):
+        graph.add(edge["to"], edge["from"])
+    return list(graph.static_order())

@@ -19,7 +19,7 @@ from github import GithubException
 
 from github_app.errors import GitHubBadGateway, GitHubUnavailable
 from github_app.github_api import GitHubRetryLater
-from workflows.definitions import definition_validate
+from workflows.definitions import definition_order
 from workflows.models import Conclusion, Status, StepRun, Workflow, WorkflowRun, WorkflowVersion
 from workflows.nodes import NODE_TYPES, StepContext, StepFailed
 from workflows.nodes.ai import AIUnavailable
@@ -169,7 +169,7 @@ def run_execute(*, run_id: str) -> float | None:
         run.deadline_at = run.started_at + timedelta(seconds=settings.WORKFLOW_RUN_TIMEOUT_SECONDS)
         run.save(update_fields=["status", "started_at", "deadline_at"])
     definition = run.version.definition
-    order = definition_validate(definition)
+    order = definition_order(definition)  # checked in full when the version was saved
     nodes = {node["id"]: node for node in definition["nodes"]}
     parents = {node_id: [edge["from"] for edge in definition.get("edges", []) if edge["to"] == node_id] for node_id in nodes}
     steps = _steps_of(run, order, nodes)
