@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -38,3 +39,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         response.data = error_body(str(exc), {"reasons": response.data})
     return response
+
+
+def newest_first_pagination(field: str) -> type[CursorPagination]:
+    """Cursor pages, newest first by `field`: stable while new rows keep arriving."""
+    return type(
+        f"NewestFirstBy{field.title().replace('_', '')}",
+        (CursorPagination,),
+        {"ordering": f"-{field}", "page_size": 50, "page_size_query_param": "page_size", "max_page_size": 200},
+    )

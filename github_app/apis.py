@@ -4,12 +4,12 @@ from django.conf import settings
 from django.http import HttpResponseRedirect
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aiworkflow.api import newest_first_pagination
 from github_app.models import Installation, WebhookDelivery
 from github_app.selectors import delivery_get, delivery_list, github_integration_list
 from github_app.services.deliveries import delivery_replay
@@ -133,11 +133,7 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class DeliveryPagination(CursorPagination):
-    ordering = "-received_at"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+DeliveryPagination = newest_first_pagination("received_at")
 
 
 class DeliveryListApi(APIView):

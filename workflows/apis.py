@@ -1,11 +1,11 @@
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aiworkflow.api import newest_first_pagination
 from github_app.events import WORKFLOW_EVENTS
 from workflows.models import Workflow
 from workflows.selectors import run_get, run_list, workflow_get, workflow_list
@@ -121,11 +121,7 @@ class WorkflowDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class RunPagination(CursorPagination):
-    ordering = "-created_at"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+RunPagination = newest_first_pagination("created_at")
 
 
 class WorkflowRunListApi(APIView):
