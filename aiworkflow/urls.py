@@ -13,6 +13,7 @@ from github_app.apis import (
 )
 from github_app.views import github_webhook
 from integrations.apis import IntegrationDeleteApi, IntegrationListApi
+from triggers.apis import TriggerTestApi
 from workflows.apis import (
     RunDetailApi,
     RunRerunApi,
@@ -40,6 +41,7 @@ urlpatterns = [
     path("api/v1/app/workflows/<uuid:workflow_id>", WorkflowDetailApi.as_view(), name="workflow"),
     path("api/v1/app/workflows/<uuid:workflow_id>/runs", WorkflowRunListApi.as_view(), name="workflow-runs"),
     path("api/v1/app/workflows/<uuid:workflow_id>/test", WorkflowTestApi.as_view(), name="workflow-test"),
+    path("api/v1/app/triggers/test", TriggerTestApi.as_view(), name="trigger-test"),
     path("api/v1/app/runs/<uuid:run_id>", RunDetailApi.as_view(), name="run"),
     path("api/v1/app/runs/<uuid:run_id>/rerun", RunRerunApi.as_view(), name="run-rerun"),
     path("api/v1/public/webhooks/github/auth", GitHubInstallCallbackApi.as_view(), name="github-install-callback"),

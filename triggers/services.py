@@ -1,20 +1,23 @@
-"""Trigger storage for workflows (the seam WORKFLOW_TRIGGERS_MODULE names). Only `repository`
-and `events` are required; the filters are GitHub Actions' and are checked in full by the
-trigger engine."""
+"""Trigger storage for workflows (the seam WORKFLOW_TRIGGERS_MODULE names), with every config
+checked when it is saved: each refusal is a 400 naming the field and, for a pattern, the pattern."""
 
 import re
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from aiworkflow.errors import ApplicationError
 from github_app.events import WORKFLOW_EVENTS
+from github_app.models import InstallationRepository
+from github_app.selectors import user_installation_ids
 from triggers.models import Trigger
+from triggers.patterns import PatternInvalid, pattern_compile
 from workflows.models import Workflow
 
-CONFIG_KEYS = {
-    "repository", "events", "action_filter", "branches", "branches_ignore", "tags", "tags_ignore", "paths",
-    "paths_ignore", "author_filter", "author_ignore", "label_filter", "ignore_bots", "ignore_drafts",
-}
+PATTERN_LISTS = ("branches", "branches_ignore", "tags", "tags_ignore", "paths", "paths_ignore")
+NAME_LISTS = ("action_filter", "author_filter", "author_ignore", "label_filter")
+FLAGS = ("ignore_bots", "ignore_drafts", "match_deletions")
+CONFIG_KEYS = {"repository", "events", *PATTERN_LISTS, *NAME_LISTS, *FLAGS}
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -23,29 +26,66 @@ class TriggerInvalid(ApplicationError):
     default_message = "A trigger is invalid."
 
 
-def trigger_config_check(config, *, position: int) -> None:
-    where = {"trigger": position}
+def _refuse(message: str, *, position: int | None, **detail) -> None:
+    prefix = f"Trigger {position}: " if position is not None else ""
+    raise TriggerInvalid(prefix + message, detail={"trigger": position, **detail})
+
+
+def _string_list(config: dict, key: str, position: int | None) -> None:
+    value = config[key]
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) and item for item in value):
+        _refuse(f"`{key}` is a non-empty list of non-empty strings.", position=position, field=key)
+
+
+def trigger_config_check(config, *, position: int | None = None) -> None:
+    """Refuse a config GitHub Actions would refuse, or that names unknown keys or events."""
     if not isinstance(config, dict):
-        raise TriggerInvalid(f"Trigger {position}: the config is an object.", detail=where)
+        _refuse("The config is an object.", position=position)
     unknown = set(config) - CONFIG_KEYS
     if unknown:
-        raise TriggerInvalid(f"Trigger {position}: unknown keys {', '.join(sorted(unknown))}.", detail=where)
+        _refuse(f"unknown keys {', '.join(sorted(unknown))}.", position=position, field=sorted(unknown)[0])
     if not isinstance(config.get("repository"), str) or not _REPOSITORY.match(config["repository"]):
-        raise TriggerInvalid(f"Trigger {position}: `repository` is owner/name.", detail={**where, "field": "repository"})
-    events = config.get("events")
-    if not isinstance(events, list) or not events or not all(isinstance(event, str) for event in events):
-        raise TriggerInvalid(f"Trigger {position}: `events` is a non-empty list of event names.", detail={**where, "field": "events"})
-    unknown_events = sorted(set(events) - WORKFLOW_EVENTS)
+        _refuse("`repository` is owner/name.", position=position, field="repository")
+    if "events" not in config:
+        _refuse("`events` is required.", position=position, field="events")
+    _string_list(config, "events", position)
+    unknown_events = sorted(set(config["events"]) - WORKFLOW_EVENTS)
     if unknown_events:
-        raise TriggerInvalid(
-            f"Trigger {position}: unknown events {', '.join(unknown_events)}.", detail={**where, "field": "events"}
-        )
+        _refuse(f"unknown events {', '.join(unknown_events)}.", position=position, field="events")
+    for key in (*PATTERN_LISTS, *NAME_LISTS):
+        if key in config:
+            _string_list(config, key, position)
+    for key in FLAGS:
+        if key in config and not isinstance(config[key], bool):
+            _refuse(f"`{key}` is true or false.", position=position, field=key)
+    for key in ("branches", "tags", "paths"):
+        if key in config and f"{key}_ignore" in config:
+            _refuse(f"`{key}` and `{key}_ignore` cannot be used together; use ! patterns in `{key}`.", position=position, field=key)
+    for key in PATTERN_LISTS:
+        for pattern in config.get(key, []):
+            try:
+                pattern_compile(pattern)
+            except PatternInvalid as exc:
+                _refuse(f"`{key}`: {exc}", position=position, field=key, pattern=pattern)
+
+
+def _repository_covered(owner: AbstractBaseUser, repository: str) -> bool:
+    return InstallationRepository.objects.filter(
+        installation__installation_id__in=user_installation_ids(owner),
+        installation__deleted_at__isnull=True,
+        full_name__iexact=repository,
+    ).exists()
 
 
 @transaction.atomic
 def triggers_replace(*, workflow: Workflow, configs: list) -> None:
     for position, config in enumerate(configs):
         trigger_config_check(config, position=position)
+        if not _repository_covered(workflow.owner, config["repository"]):
+            _refuse(
+                f"none of your GitHub App installations covers {config['repository']}.",
+                position=position, field="repository",
+            )
     workflow.triggers.all().delete()
     Trigger.objects.bulk_create([Trigger(workflow=workflow, config=config) for config in configs])
 

@@ -4,6 +4,7 @@ import pytest
 
 from tests.conftest import client_for, github_connection, load_fixture
 from tests.workflows.test_engine import REVIEW, FakeGitHub, INSTALLATION, llm_answers
+from github_app.models import Installation, InstallationRepository
 from triggers.models import Trigger
 from workflows.models import Workflow, WorkflowRun
 
@@ -15,6 +16,16 @@ TRIGGER = {"config": {"repository": "Codertocat/Hello-World", "events": ["pull_r
 def llm_settings(settings):
     settings.AI_BASE_URL = "https://llm.test/v1"
     settings.AI_MODEL = "gpt-test"
+
+
+@pytest.fixture(autouse=True)
+def connected(user):
+    """The user's installation covers the repository the triggers name."""
+    installation = Installation.objects.create(
+        installation_id=INSTALLATION, account_id=1, account_login="Codertocat", account_type="User", repository_selection="selected"
+    )
+    InstallationRepository.objects.create(installation=installation, repository_id=1, full_name="Codertocat/Hello-World")
+    github_connection(user, INSTALLATION)
 
 
 def create(api, **changes):
@@ -54,7 +65,7 @@ class TestCrud:
 
     def test_triggers_are_replaced(self, api):
         workflow_id = create(api).json()["id"]
-        other = {"config": {"repository": "octo/other", "events": ["push"]}}
+        other = {"config": {"repository": "codertocat/hello-world", "events": ["push"], "branches": ["main"]}}
 
         body = api.patch(f"{WORKFLOWS}/{workflow_id}", {"triggers": [other]}, format="json").json()
 
@@ -62,7 +73,6 @@ class TestCrud:
         assert Trigger.objects.count() == 1
 
     def test_delete_hides_the_workflow_and_keeps_its_runs(self, api, github_http, django_capture_on_commit_callbacks, user):
-        github_connection(user, INSTALLATION)
         workflow_id = create(api).json()["id"]
         FakeGitHub(github_http)
         llm_answers(github_http, (200, "ok"))
@@ -105,7 +115,11 @@ class TestRefusals:
             ({"repository": "not a repo", "events": ["push"]}, "repository"),
             ({"repository": "o/r", "events": []}, "events"),
             ({"repository": "o/r", "events": ["pull_request_target"]}, "events"),
-            ({"repository": "o/r", "events": ["push"], "colour": "red"}, None),
+            ({"repository": "o/r", "events": ["push"], "colour": "red"}, "colour"),
+            ({"repository": "Codertocat/Hello-World", "events": ["push"], "branches": ["main"], "branches_ignore": ["x"]}, "branches"),
+            ({"repository": "Codertocat/Hello-World", "events": ["push"], "paths": ["docs/[z-a]"]}, "paths"),
+            ({"repository": "Codertocat/Hello-World", "events": ["push"], "ignore_bots": "yes"}, "ignore_bots"),
+            ({"repository": "someone-else/private", "events": ["push"]}, "repository"),
         ],
     )
     def test_bad_triggers_are_a_400_and_nothing_is_stored(self, api, config, field):
@@ -131,7 +145,6 @@ class TestOwnership:
         assert Workflow.objects.get(pk=workflow_id).deleted_at is None
 
     def test_another_users_run_is_a_404(self, api, user, other_user, github_http, django_capture_on_commit_callbacks):
-        github_connection(user, INSTALLATION)
         workflow_id = create(api).json()["id"]
         FakeGitHub(github_http)
         llm_answers(github_http, (200, "ok"))
@@ -144,8 +157,7 @@ class TestOwnership:
 
 class TestRuns:
     @pytest.fixture
-    def workflow_id(self, api, user):
-        github_connection(user, INSTALLATION)
+    def workflow_id(self, api):
         return create(api).json()["id"]
 
     def test_a_dry_test_run_executes_and_writes_nothing(self, api, workflow_id, github_http, django_capture_on_commit_callbacks):

@@ -1,0 +1,158 @@
+"""Whether a trigger's filters select an event, with one reason per decision.
+
+The semantics are GitHub Actions' `on:` filters: branches and tags from the ref (push), the base
+branch (pull request events) or the head branch (workflow_run, check_suite, check_run); on a
+push, branch filters alone exclude tags and tag filters alone exclude branches, and paths are
+not looked at for tags; `paths` needs one selected changed file, `paths_ignore` skips only when
+every changed file is ignored; unknown changed files pass, as in Actions.
+"""
+
+from dataclasses import dataclass, field
+
+from triggers.patterns import FilterPattern, patterns_compile, patterns_decide
+
+PULL_REQUEST_EVENTS = {"pull_request", "pull_request_review", "pull_request_review_comment", "pull_request_review_thread"}
+PULL_REQUEST_DEFAULT_ACTIONS = ["opened", "synchronize", "reopened"]
+
+
+@dataclass
+class Evaluation:
+    matched: bool = True
+    reasons: list[str] = field(default_factory=list)
+
+    def decide(self, passed: bool, reason: str) -> None:
+        self.matched = self.matched and passed
+        self.reasons.append(reason)
+
+
+def _quoted(values: list[str]) -> str:
+    return ", ".join(f'"{value}"' for value in values)
+
+
+def _ref(event: str, payload: dict) -> tuple[str | None, str | None]:
+    """The (kind, name) the branch and tag filters look at: ("branch", ...), ("tag", ...) or (None, None)."""
+    if event == "push":
+        ref = payload.get("ref") or ""
+        for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
+            if ref.startswith(prefix):
+                return kind, ref[len(prefix):]
+        return None, None
+    if event in PULL_REQUEST_EVENTS:
+        return "branch", ((payload.get("pull_request") or {}).get("base") or {}).get("ref")
+    if event in ("workflow_run", "check_suite"):
+        return "branch", (payload.get(event) or {}).get("head_branch")
+    if event == "check_run":
+        return "branch", ((payload.get("check_run") or {}).get("check_suite") or {}).get("head_branch")
+    return None, None
+
+
+def _author(event: str, payload: dict) -> str:
+    """Who the event is about: the comment's, review's, pull request's or issue's author, the
+    pusher of a push, else the sender."""
+    for key in ("comment", "review", "pull_request", "issue"):
+        login = ((payload.get(key) or {}).get("user") or {}).get("login")
+        if login:
+            return login
+    if event == "push" and (payload.get("pusher") or {}).get("name"):
+        return payload["pusher"]["name"]
+    return (payload.get("sender") or {}).get("login") or ""
+
+
+def _labels(payload: dict) -> list[str]:
+    subject = payload.get("pull_request") or payload.get("issue") or {}
+    return [label.get("name", "") for label in subject.get("labels") or []]
+
+
+def _filter_list(evaluation: Evaluation, name: str, patterns: list[FilterPattern], value: str, *, ignore: bool) -> None:
+    selected, by = patterns_decide(patterns, value)
+    if ignore:
+        verdict = f'ignored by "{by.source}"' if selected else "not ignored by any pattern"
+        evaluation.decide(not selected, f'{name}: "{value}" {verdict}')
+    else:
+        verdict = f'selected by "{by.source}"' if selected else (f'excluded by "{by.source}"' if by else "not selected by any pattern")
+        evaluation.decide(selected, f'{name}: "{value}" {verdict}')
+
+
+def _refs(evaluation: Evaluation, config: dict, kind: str | None, name: str | None) -> bool:
+    """Branch and tag filters; returns whether path filters apply (not to tags)."""
+    groups = {"branch": ("branches", "branches_ignore"), "tag": ("tags", "tags_ignore")}
+    defined = {group for group, keys in groups.items() if any(key in config for key in keys)}
+    if not defined:
+        return kind != "tag"
+    if kind not in defined or not name:
+        what = f'a {kind} "{name}"' if kind and name else "no branch or tag"
+        evaluation.decide(False, f"{' and '.join(sorted(defined))} filters: the event has {what}")
+        return False
+    for key in groups[kind]:
+        if key in config:
+            _filter_list(evaluation, key, patterns_compile(config[key]), name, ignore=key.endswith("_ignore"))
+    return kind != "tag"
+
+
+def _paths(evaluation: Evaluation, config: dict, changed_files: list[str] | None) -> None:
+    for key in ("paths", "paths_ignore"):
+        if key not in config:
+            continue
+        if changed_files is None:
+            evaluation.decide(True, f"{key}: the changed files cannot be known; the filter passes, as in Actions")
+            continue
+        if not changed_files:
+            evaluation.decide(False, f"{key}: no file changed")
+            continue
+        patterns = patterns_compile(config[key])
+        decisions = [(path, *patterns_decide(patterns, path)) for path in changed_files]
+        chosen = [(path, by) for path, selected, by in decisions if selected]
+        if key == "paths":
+            reason = f'"{chosen[0][0]}" selected by "{chosen[0][1].source}"' if chosen else f"none of {len(changed_files)} changed files selected"
+            evaluation.decide(bool(chosen), f"{key}: {reason}")
+        else:
+            kept = [path for path, selected, _ in decisions if not selected]
+            reason = f'"{kept[0]}" is not ignored' if kept else f"all {len(changed_files)} changed files ignored"
+            evaluation.decide(bool(kept), f"{key}: {reason}")
+
+
+def trigger_evaluate(config: dict, event: str, payload: dict, changed_files: list[str] | None = None) -> Evaluation:
+    """Every filter of a (valid) config applied to one event."""
+    evaluation = Evaluation()
+    events = config["events"]
+    evaluation.decide(event in events, f'event: "{event}" {"is" if event in events else "is not"} in {_quoted(events)}')
+    action = payload.get("action")
+    actions = config.get("action_filter") or (PULL_REQUEST_DEFAULT_ACTIONS if event == "pull_request" else None)
+    if actions:
+        default = "" if config.get("action_filter") else " (pull_request's default)"
+        evaluation.decide(action in actions, f'action: "{action}" {"is" if action in actions else "is not"} in {_quoted(actions)}{default}')
+    if event == "push" and payload.get("deleted"):
+        opted_in = bool(config.get("match_deletions"))
+        evaluation.decide(opted_in, "push: deletes the ref" + ("; match_deletions is set" if opted_in else ", which matches only with match_deletions"))
+    kind, name = _ref(event, payload)
+    if _refs(evaluation, config, kind, name):
+        _paths(evaluation, config, changed_files)
+    author = _author(event, payload)
+    if "author_filter" in config:
+        chosen = author.lower() in {login.lower() for login in config["author_filter"]}
+        evaluation.decide(chosen, f'author_filter: "{author}" {"is" if chosen else "is not"} listed')
+    if "author_ignore" in config:
+        ignored = author.lower() in {login.lower() for login in config["author_ignore"]}
+        evaluation.decide(not ignored, f'author_ignore: "{author}" {"is" if ignored else "is not"} listed')
+    if "label_filter" in config:
+        present = {label.lower(): label for label in _labels(payload)}
+        found = [label for label in config["label_filter"] if label.lower() in present]
+        evaluation.decide(bool(found), f'label_filter: {f"has {_quoted(found)}" if found else "none of the labels is on it"}')
+    if config.get("ignore_bots"):
+        sender = payload.get("sender") or {}
+        bot = sender.get("type") == "Bot" or (sender.get("login") or "").endswith("[bot]")
+        evaluation.decide(not bot, f'ignore_bots: the sender "{sender.get("login")}" {"is" if bot else "is not"} a bot')
+    if config.get("ignore_drafts") and event in PULL_REQUEST_EVENTS:
+        draft = bool((payload.get("pull_request") or {}).get("draft"))
+        evaluation.decide(not draft, f'ignore_drafts: the pull request {"is" if draft else "is not"} a draft')
+    return evaluation
+
+
+def payload_changed_files(event: str, payload: dict) -> list[str] | None:
+    """The files a push changed, from its commits; None when the payload cannot tell (not a
+    push, or a push of more than the 20 commits GitHub lists, whose files need the compare API)."""
+    commits = payload.get("commits")
+    if event != "push" or commits is None or len(commits) >= 20:
+        return None
+    paths = [path for commit in commits for key in ("added", "modified", "removed") for path in commit.get(key) or []]
+    return list(dict.fromkeys(paths))
