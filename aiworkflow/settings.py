@@ -222,7 +222,7 @@ WEBHOOK_ENQUEUE_GRACE_SECONDS = env.int("WEBHOOK_ENQUEUE_GRACE_SECONDS", default
 WEBHOOK_RELAY_INTERVAL_SECONDS = env.int("WEBHOOK_RELAY_INTERVAL_SECONDS", default=30)
 WEBHOOK_PAYLOAD_RETENTION_DAYS = env.int("WEBHOOK_PAYLOAD_RETENTION_DAYS", default=30)
 # Where a processed delivery goes next: a dotted path to `f(delivery, payload) -> runs started`.
-GITHUB_WEBHOOK_DISPATCHER = env("GITHUB_WEBHOOK_DISPATCHER", default="github_app.dispatch.dispatch_nowhere")
+GITHUB_WEBHOOK_DISPATCHER = env("GITHUB_WEBHOOK_DISPATCHER", default="triggers.dispatch.delivery_dispatch")
 
 # The LLM behind `ai.prompt`: any OpenAI-compatible /chat/completions endpoint.
 AI_BASE_URL = env("AI_BASE_URL", default="").rstrip("/")

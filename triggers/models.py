@@ -11,3 +11,16 @@ class Trigger(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class TriggerIndex(models.Model):
+    """One row per (trigger, event) at its repository, with the workflow's owner: a delivery's
+    candidates are one index lookup, whatever the number of triggers stored."""
+
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="index_rows")
+    repository = models.CharField(max_length=255, help_text="owner/name, lower case")
+    event = models.CharField(max_length=64)
+    owner_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["repository", "event", "owner_id"], name="trigger_lookup_idx")]

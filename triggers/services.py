@@ -10,7 +10,7 @@ from aiworkflow.errors import ApplicationError
 from github_app.events import WORKFLOW_EVENTS
 from github_app.models import InstallationRepository
 from github_app.selectors import user_installation_ids
-from triggers.models import Trigger
+from triggers.models import Trigger, TriggerIndex
 from triggers.patterns import PatternInvalid, pattern_compile
 from workflows.models import Workflow
 
@@ -87,7 +87,12 @@ def triggers_replace(*, workflow: Workflow, configs: list) -> None:
                 position=position, field="repository",
             )
     workflow.triggers.all().delete()
-    Trigger.objects.bulk_create([Trigger(workflow=workflow, config=config) for config in configs])
+    triggers = Trigger.objects.bulk_create([Trigger(workflow=workflow, config=config) for config in configs])
+    TriggerIndex.objects.bulk_create(
+        TriggerIndex(trigger=trigger, repository=trigger.config["repository"].lower(), event=event, owner_id=workflow.owner_id)
+        for trigger in triggers
+        for event in dict.fromkeys(trigger.config["events"])
+    )
 
 
 def trigger_configs(*, workflow: Workflow) -> list[dict]:

@@ -1,0 +1,150 @@
+"""Webhook deliveries posted end to end start exactly the expected runs."""
+
+import json
+
+import pytest
+
+from github_app.models import Installation, InstallationRepository, WebhookDelivery
+from github_app.services.deliveries import delivery_replay
+from tests.conftest import github_connection, load_fixture
+from tests.github_app.webhooks import post_webhook
+from tests.workflows.test_engine import INSTALLATION, REVIEW, FakeGitHub, llm_answers
+from triggers.dispatch import trigger_candidates
+from triggers.models import Trigger, TriggerIndex
+from workflows.models import Conclusion, WorkflowRun
+from workflows.services import workflow_create
+
+REPO = "Codertocat/Hello-World"
+CONDITION = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condition": "{{ trigger.action }}"}}], "edges": []}
+
+
+@pytest.fixture
+def installation(db):
+    installation = Installation.objects.create(
+        installation_id=INSTALLATION, account_id=1, account_login="Codertocat", account_type="User", repository_selection="selected"
+    )
+    InstallationRepository.objects.create(installation=installation, repository_id=186853002, full_name=REPO)
+    return installation
+
+
+@pytest.fixture
+def workflow(user, installation):
+    github_connection(user, INSTALLATION)
+    trigger = {"repository": REPO, "events": ["pull_request"], "ignore_bots": True, "ignore_drafts": True}
+    return workflow_create(owner=user, name="On PRs", definition=CONDITION, triggers=[trigger])
+
+
+@pytest.fixture
+def deliver(client, django_capture_on_commit_callbacks):
+    def post(name: str = "pull_request__opened", event: str = "pull_request", **changes) -> WebhookDelivery:
+        payload = load_fixture(name)
+        payload["installation"] = {"id": INSTALLATION}
+        for key, value in changes.items():
+            target, _, field = key.partition("__")
+            if field:
+                payload[target][field] = value
+            else:
+                payload[key] = value
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_webhook(client, json.dumps(payload).encode(), event=event)
+        assert response.status_code == 202
+        return WebhookDelivery.objects.get(delivery_id=response.json()["delivery_id"])
+
+    return post
+
+
+def test_a_pull_request_delivery_ends_in_a_completed_run(workflow, deliver):
+    delivery = deliver()
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.runs_started) == ("processed", 1)
+    run = WorkflowRun.objects.get()
+    assert (run.workflow, run.delivery, run.conclusion) == (workflow, delivery, Conclusion.SUCCESS)
+    assert run.trigger["delivery_id"] == delivery.delivery_id and run.trigger["repository"] == REPO
+
+
+def test_the_ai_review_workflow_end_to_end(user, installation, deliver, github_http, settings):
+    settings.AI_BASE_URL, settings.AI_MODEL = "https://llm.test/v1", "gpt-test"
+    github_connection(user, INSTALLATION)
+    workflow_create(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
+    github = FakeGitHub(github_http)
+    llm_answers(github_http, (200, "Ship it."))
+
+    deliver()
+
+    assert WorkflowRun.objects.get().conclusion == Conclusion.SUCCESS
+    assert [comment["body"].split("\n")[0] for comment in github.comments] == ["Ship it."]
+
+
+@pytest.mark.parametrize(
+    "changes, event, name",
+    [
+        ({"sender": {"login": "dependabot[bot]", "type": "Bot"}}, "pull_request", "pull_request__opened"),
+        ({"pull_request__draft": True}, "pull_request", "pull_request__opened"),
+        ({}, "pull_request_review", "pull_request_review__submitted"),
+        ({"action": "closed"}, "pull_request", "pull_request__opened"),
+    ],
+    ids=["bot sender", "draft", "event whose name contains the configured one", "action outside the default"],
+)
+def test_no_run_when_a_filter_says_no(workflow, deliver, changes, event, name):
+    delivery = deliver(name, event, **changes)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.runs_started) == ("processed", 0)
+    assert not WorkflowRun.objects.exists()
+
+
+def test_no_run_for_a_repository_the_owner_has_not_connected(workflow, other_user, deliver):
+    stranger = workflow_create(owner=other_user, name="Eavesdropper", definition=CONDITION)
+    trigger = Trigger.objects.create(workflow=stranger, config={"repository": REPO, "events": ["pull_request"]})
+    TriggerIndex.objects.create(trigger=trigger, repository=REPO.lower(), event="pull_request", owner_id=other_user.pk)
+
+    deliver()
+
+    assert list(WorkflowRun.objects.values_list("workflow__owner", flat=True)) == [workflow.owner_id]
+
+
+def test_no_run_when_the_installation_is_suspended_or_the_repository_not_covered(workflow, installation, deliver):
+    installation.suspended_at = installation.updated_at
+    installation.save()
+    deliver()
+    Installation.objects.update(suspended_at=None)
+    InstallationRepository.objects.all().delete()
+    deliver()
+
+    assert not WorkflowRun.objects.exists()
+
+
+def test_a_replayed_delivery_does_not_run_a_workflow_twice(workflow, deliver, django_capture_on_commit_callbacks):
+    delivery = deliver()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery_replay(delivery=delivery)
+
+    assert WorkflowRun.objects.count() == 1
+
+
+def test_inactive_and_deleted_workflows_are_not_candidates(workflow, deliver):
+    workflow.is_active = False
+    workflow.save()
+
+    deliver()
+
+    assert not WorkflowRun.objects.exists()
+
+
+def test_path_filters_on_a_pull_request_read_its_files(user, installation, deliver, github_http):
+    github_connection(user, INSTALLATION)
+    trigger = {"repository": REPO, "events": ["pull_request"], "paths": ["docs/**"]}
+    workflow_create(owner=user, name="Docs only", definition=CONDITION, triggers=[trigger])
+    FakeGitHub(github_http)  # the pull request changes README.md only
+
+    deliver()
+
+    assert not WorkflowRun.objects.exists()
+
+
+def test_candidates_come_from_the_index(workflow):
+    assert [trigger.workflow for trigger in trigger_candidates(installation_id=INSTALLATION, repository=REPO.upper(), event="pull_request")] == [workflow]
+    assert trigger_candidates(installation_id=INSTALLATION, repository=REPO, event="push") == []
+    assert trigger_candidates(installation_id=999, repository=REPO, event="pull_request") == []
