@@ -129,6 +129,13 @@ def pull_request_context(*, installation_id: int, repo: str, number: int, reads:
     return installation_call(installation_id, read)
 
 
+def pull_request_files(*, installation_id: int, repo: str, number: int) -> list[dict]:
+    """The pull request's changed files (up to 3000), without the rest of its context."""
+    return installation_call(
+        installation_id, lambda github: _pages(github, f"/repos/{repo}/pulls/{number}/files", limit=MAX_PULL_REQUEST_FILES)
+    )
+
+
 def commit_context(*, installation_id: int, repo: str, sha: str, reads: ConditionalReads | None = None) -> dict:
     """The commit with its files and patches, and the repository."""
 

@@ -9,7 +9,7 @@ Filters then run on the candidates only.
 import logging
 
 from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, WebhookDelivery
-from github_app.repository_context import compare_changed_files, pull_request_context
+from github_app.repository_context import compare_changed_files, pull_request_files
 from integrations.models import OAuthToken
 from triggers.filters import PULL_REQUEST_EVENTS, payload_changed_files, trigger_evaluate
 from triggers.models import Trigger
@@ -50,8 +50,8 @@ def _changed_files(event: str, payload: dict, installation_id: int, repository: 
         if event == "push" and payload.get("before") and payload.get("before") != NO_COMMIT and payload.get("after"):
             return compare_changed_files(installation_id=installation_id, repo=repository, base=payload["before"], head=payload["after"])
         if event in PULL_REQUEST_EVENTS and payload.get("pull_request"):
-            context = pull_request_context(installation_id=installation_id, repo=repository, number=payload["pull_request"]["number"])
-            return [name for item in context["files"] for name in (item.get("previous_filename"), item["filename"]) if name]
+            files = pull_request_files(installation_id=installation_id, repo=repository, number=payload["pull_request"]["number"])
+            return [name for item in files for name in (item.get("previous_filename"), item["filename"]) if name]
     except Exception:  # the diff is unavailable: path filters pass, as in Actions
         logger.warning("changed files unavailable", exc_info=True, extra={"repository": repository})
     return None

@@ -137,14 +137,29 @@ def test_path_filters_on_a_pull_request_read_its_files(user, installation, deliv
     github_connection(user, INSTALLATION)
     trigger = {"repository": REPO, "events": ["pull_request"], "paths": ["docs/**"]}
     workflow_create(owner=user, name="Docs only", definition=CONDITION, triggers=[trigger])
-    FakeGitHub(github_http)  # the pull request changes README.md only
+    github = FakeGitHub(github_http)  # the pull request changes README.md only
 
     deliver()
 
     assert not WorkflowRun.objects.exists()
+    assert github.requests("GET", "/pulls/2/files") == 1 and github.requests("GET", "/pulls/2/comments") == 0
 
 
 def test_candidates_come_from_the_index(workflow):
     assert [trigger.workflow for trigger in trigger_candidates(installation_id=INSTALLATION, repository=REPO.upper(), event="pull_request")] == [workflow]
     assert trigger_candidates(installation_id=INSTALLATION, repository=REPO, event="push") == []
     assert trigger_candidates(installation_id=999, repository=REPO, event="pull_request") == []
+
+
+def test_a_push_too_long_for_its_payload_reads_its_files_from_compare(user, installation, deliver, github_http):
+    from tests.github_app.github_stub import api_url
+
+    github_connection(user, INSTALLATION)
+    trigger = {"repository": REPO, "events": ["push"], "branches": ["main"], "paths": ["docs/**"]}
+    workflow_create(owner=user, name="Docs pushes", definition=CONDITION, triggers=[trigger])
+    github_http.post(api_url(f"/app/installations/{INSTALLATION}/access_tokens"), json={"token": "ghs_c", "expires_at": "2099-01-01T00:00:00Z"}, status=201)
+    github_http.get(api_url(f"/repos/{REPO}/compare/aaa...bbb"), json={"commits": [], "files": [{"filename": "docs/guide.md"}]})
+
+    deliver("push_5", "push", ref="refs/heads/main", before="aaa", after="bbb", commits=[{"id": str(n)} for n in range(20)])
+
+    assert WorkflowRun.objects.get().conclusion == Conclusion.SUCCESS
