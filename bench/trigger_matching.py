@@ -60,7 +60,7 @@ def add_triggers(workflows: list, count: int, start: int) -> None:
 
     rng = random.Random(start)
     triggers, index_rows = [], []
-    for number in range(start, start + count):
+    for _ in range(count):
         repository = rng.randrange(REPOSITORIES)
         workflow = workflows[repository % INSTALLATIONS]  # owned by the user whose installation covers it
         events = rng.sample(EVENTS, 2)
