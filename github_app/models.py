@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -5,6 +7,7 @@ from django.utils import timezone
 from integrations.fields import EncryptedTextField
 
 GITHUB_APP_INTEGRATION_ID = "github_app"
+REPOSITORY_FULL_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")  # owner/name, as GitHub allows them
 
 
 class Installation(models.Model):

@@ -1,14 +1,12 @@
 """Trigger storage for workflows (the seam WORKFLOW_TRIGGERS_MODULE names), with every config
 checked when it is saved: each refusal is a 400 naming the field and, for a pattern, the pattern."""
 
-import re
-
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from aiworkflow.errors import ApplicationError
 from github_app.events import WORKFLOW_EVENTS
-from github_app.models import InstallationRepository
+from github_app.models import REPOSITORY_FULL_NAME, InstallationRepository
 from github_app.selectors import user_installation_ids
 from triggers.models import Trigger, TriggerIndex
 from triggers.patterns import PatternInvalid, pattern_compile
@@ -18,7 +16,6 @@ PATTERN_LISTS = ("branches", "branches_ignore", "tags", "tags_ignore", "paths", 
 NAME_LISTS = ("action_filter", "author_filter", "author_ignore", "label_filter")
 FLAGS = ("ignore_bots", "ignore_drafts", "match_deletions")
 CONFIG_KEYS = {"repository", "events", *PATTERN_LISTS, *NAME_LISTS, *FLAGS}
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 class TriggerInvalid(ApplicationError):
@@ -44,7 +41,7 @@ def trigger_config_check(config, *, position: int | None = None) -> None:
     unknown = set(config) - CONFIG_KEYS
     if unknown:
         _refuse(f"unknown keys {', '.join(sorted(unknown))}.", position=position, field=sorted(unknown)[0])
-    if not isinstance(config.get("repository"), str) or not _REPOSITORY.match(config["repository"]):
+    if not isinstance(config.get("repository"), str) or not REPOSITORY_FULL_NAME.match(config["repository"]):
         _refuse("`repository` is owner/name.", position=position, field="repository")
     if "events" not in config:
         _refuse("`events` is required.", position=position, field="events")

@@ -1,7 +1,6 @@
 """GitHub nodes. Repository and number default to the triggering event's."""
 
-import re
-
+from github_app.models import REPOSITORY_FULL_NAME
 from github_app.repository_context import (
     ConditionalReads,
     comment_upsert,
@@ -12,12 +11,11 @@ from github_app.repository_context import (
 )
 from workflows.nodes.base import NUMBER_OR_TEMPLATE, TEMPLATED_STRING, StepContext, StepFailed, node_type
 
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 def _repository(params: dict, context: StepContext) -> str:
     repository = params.get("repository") or context.trigger.get("repository") or ""
-    if not _REPOSITORY.match(repository):
+    if not REPOSITORY_FULL_NAME.match(repository):
         raise StepFailed(f"No repository to work on: {repository!r} is not owner/name.")
     return repository
 
