@@ -42,3 +42,7 @@ def test_openapi_schema_is_valid_and_unambiguous(tmp_path):
 
 def test_admin_login_page_renders(client, db):
     assert client.get("/admin/login/").status_code == 200
+
+
+def test_models_and_migrations_agree(db):
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
