@@ -23,7 +23,8 @@ from github_app.errors import (
 PER_PAGE = 100
 
 
-def _client_options() -> dict:
+def client_options() -> dict:
+    """Where and how every PyGithub client of the project talks to GitHub."""
     return {
         "base_url": settings.GITHUB_API_BASE_URL,
         "timeout": settings.GITHUB_HTTP_TIMEOUT_SECONDS,
@@ -36,7 +37,7 @@ def _app_integration() -> GithubIntegration:
     auth = app_auth()
     if auth is None:
         raise GitHubAppNotConfigured(detail={"missing": "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"})
-    return GithubIntegration(auth=auth, **_client_options())
+    return GithubIntegration(auth=auth, **client_options())
 
 
 def _retry_after(exc: GithubException) -> dict:
@@ -100,7 +101,7 @@ def oauth_code_exchange(*, code: str) -> dict:
 def user_installation_access(*, user_token: str, installation_id: int) -> dict | None:
     """The user's GitHub account (`GET /user`) if the installation is among theirs
     (`GET /user/installations`), else None."""
-    user_github = Github(auth=Auth.Token(user_token), **_client_options())
+    user_github = Github(auth=Auth.Token(user_token), **client_options())
     with github_errors(not_found=GitHubBadGateway()), user_github:
         user = user_github.get_user()
         if not any(item.id == installation_id for item in user.get_installations()):

@@ -106,14 +106,13 @@ class InstallationTokenAuth(Auth.Auth):
 
 def installation_github(installation_id: int, *, permissions: dict | None = None) -> Github:
     """A PyGithub client for the installation, bound to GITHUB_API_BASE_URL."""
+    # Writes are paced by repository_context across processes, not per client by PyGithub.
+    options = {**client.client_options(), "retry": retry_policy()}
     return Github(
         auth=InstallationTokenAuth(installation_id, permissions),
-        base_url=settings.GITHUB_API_BASE_URL,
-        timeout=settings.GITHUB_HTTP_TIMEOUT_SECONDS,
-        per_page=100,
-        retry=retry_policy(),
         seconds_between_requests=None,
         seconds_between_writes=None,
+        **options,
     )
 
 

@@ -3,6 +3,7 @@ its signature before parsing and to accept GitHub's 25 MiB, past Django's 2.5 MB
 
 import ipaddress
 import logging
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
@@ -29,6 +30,11 @@ def _error(status: int, message: str, **headers) -> JsonResponse:
     return response
 
 
+@lru_cache(maxsize=8)
+def _networks(cidrs: tuple[str, ...]) -> list:
+    return [ipaddress.ip_network(cidr, strict=False) for cidr in cidrs]
+
+
 def _source_allowed(ip: str) -> bool:
     if not settings.GITHUB_WEBHOOK_ALLOWED_CIDRS:
         return True
@@ -36,7 +42,7 @@ def _source_allowed(ip: str) -> bool:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in settings.GITHUB_WEBHOOK_ALLOWED_CIDRS)
+    return any(address in network for network in _networks(tuple(settings.GITHUB_WEBHOOK_ALLOWED_CIDRS)))
 
 
 def _content_length(request: HttpRequest) -> int | None:

@@ -52,7 +52,7 @@ class DeliveryPublisher:
         self._pending.put(delivery_pk)
 
     def flush(self) -> None:
-        """Publish whatever is waiting, in this thread (at exit, and in tests)."""
+        """Publish whatever is waiting, in this thread (at process exit)."""
         while batch := self._take(block=False):
             deliveries_publish(delivery_pks=batch)
 

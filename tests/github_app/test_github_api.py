@@ -198,7 +198,7 @@ def test_eight_concurrent_threads_mint_once(github_http, settings, store):
 
 
 @pytest.mark.parametrize("store_class", [DatabaseTokenStore, RedisTokenStore])
-def test_both_stores_keep_and_expire_tokens(db, settings, store_class):
+def test_both_stores_keep_tokens_and_take_the_mint_lock(db, settings, store_class):
     if store_class is RedisTokenStore and not settings.REDIS_URL:
         pytest.skip("no Redis configured")
     store = store_class(settings.REDIS_URL) if store_class is RedisTokenStore else store_class()
