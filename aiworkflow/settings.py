@@ -195,6 +195,13 @@ GITHUB_SECONDARY_RATE_LIMIT_WAIT_SECONDS = env.int("GITHUB_SECONDARY_RATE_LIMIT_
 # Larger files are returned without their content, flagged as truncated.
 GITHUB_FILE_CONTENT_MAX_BYTES = env.int("GITHUB_FILE_CONTENT_MAX_BYTES", default=1024 * 1024)
 GITHUB_INSTALL_STATE_MAX_AGE_SECONDS = env.int("GITHUB_INSTALL_STATE_MAX_AGE_SECONDS", default=3600)
+# A verified install waits this long for its user to complete it (POST .../github/complete).
+GITHUB_INSTALL_COMPLETION_MAX_AGE_SECONDS = env.int("GITHUB_INSTALL_COMPLETION_MAX_AGE_SECONDS", default=600)
+# A connection's repository access (what the user's own token sees in the installation) is
+# re-read from GitHub when older than this; beat looks for such connections every
+# GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS.
+GITHUB_REPOSITORY_ACCESS_MAX_AGE_SECONDS = env.int("GITHUB_REPOSITORY_ACCESS_MAX_AGE_SECONDS", default=3600)
+GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS = env.int("GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS", default=300)
 FRONTEND_URL = env("FRONTEND_URL", default="").rstrip("/")
 
 # Webhook intake. Both secrets are accepted, so the secret rotates without downtime: set the new
@@ -240,6 +247,9 @@ WORKFLOW_STEP_RETRY_BASE_SECONDS = env.int("WORKFLOW_STEP_RETRY_BASE_SECONDS", d
 WORKFLOW_STEP_RETRY_MAX_SECONDS = env.int("WORKFLOW_STEP_RETRY_MAX_SECONDS", default=300)
 WORKFLOW_RUN_TIMEOUT_SECONDS = env.int("WORKFLOW_RUN_TIMEOUT_SECONDS", default=1800)
 WORKFLOW_STEP_OUTPUT_MAX_BYTES = env.int("WORKFLOW_STEP_OUTPUT_MAX_BYTES", default=1024 * 1024)
+# A run whose message a worker took up this many times without finishing (each time the worker
+# was killed: out of memory, a time limit) ends `failure` instead of killing another.
+WORKFLOW_RUN_MAX_DELIVERIES = env.int("WORKFLOW_RUN_MAX_DELIVERIES", default=3)
 
 CELERY_FILESYSTEM_BROKER_DIR = Path(env("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if REDIS_URL:
@@ -289,6 +299,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-used-install-states": {
         "task": "github_app.tasks.install_states_purge",
         "schedule": timedelta(hours=1),
+    },
+    "sync-repository-access": {
+        "task": "github_app.tasks.repository_access_sync_due",
+        "schedule": timedelta(seconds=GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS),
     },
 }
 

@@ -7,7 +7,9 @@ from django.utils import timezone
 from integrations.fields import EncryptedTextField
 
 GITHUB_APP_INTEGRATION_ID = "github_app"
-REPOSITORY_FULL_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")  # owner/name, as GitHub allows them
+# owner/name, as GitHub allows them; "." and ".." are no names, and in a URL they would climb out
+# of /repos/ to any path the token reaches.
+REPOSITORY_FULL_NAME = re.compile(r"^(?!\.\.?/)[A-Za-z0-9_.-]+/(?!\.\.?$)[A-Za-z0-9_.-]+$")
 
 
 class Installation(models.Model):
@@ -23,6 +25,11 @@ class Installation(models.Model):
     html_url = models.URLField(max_length=500, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    state_as_of = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When GitHub's state that this record shows was current: a lifecycle delivery older than this "
+        "(a replay, a late retry) does not roll it back.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -48,6 +55,53 @@ class InstallationRepository(models.Model):
 
     def __str__(self) -> str:
         return self.full_name
+
+
+class RepositoryAccess(models.Model):
+    """One repository that a user's own GitHub token sees within an installation
+    (`GET /user/installations/{id}/repositories`): GitHub grants access to people per repository,
+    so a connection reaches these and no other repository of the installation."""
+
+    connection = models.ForeignKey(
+        "integrations.OAuthToken", on_delete=models.CASCADE, related_name="repository_access"
+    )
+    installation_id = models.BigIntegerField()
+    repository_id = models.BigIntegerField()
+    full_name = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["full_name"]
+        verbose_name_plural = "repository access"
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "repository_id"], name="repository_access_unique"),
+        ]
+        indexes = [models.Index(fields=["installation_id", "repository_id"], name="repository_access_repo_idx")]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class PendingInstallCompletion(models.Model):
+    """An install the callback has verified (state, then the installing user's ownership, then
+    the App's view of the installation) but not bound: only the user the state names, presenting
+    the opaque completion with their own JWT, binds it. Single use, short-lived."""
+
+    key_digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the opaque completion.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    installation_id = models.BigIntegerField()
+    setup_action = models.CharField(max_length=16)
+    installation_data = models.JSONField(help_text="GET /app/installations/{id}, as the App saw it.")
+    github_user_id = models.BigIntegerField(null=True, blank=True)
+    github_login = models.CharField(max_length=255, blank=True)
+    access_token = EncryptedTextField(null=True, blank=True)
+    refresh_token = EncryptedTextField(null=True, blank=True)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"installation {self.installation_id} for {self.user}"
 
 
 class UsedInstallState(models.Model):

@@ -42,6 +42,9 @@ class OAuthToken(models.Model):
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
     credential_data = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
+    synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the provider was last asked what this credential reaches."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

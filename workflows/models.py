@@ -68,6 +68,10 @@ class WorkflowRun(models.Model):
         "github_app.WebhookDelivery", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
     )
     trigger = models.JSONField(help_text="event, action, delivery_id, installation_id, repository, sender, payload")
+    # The tenant a run works in, fixed when it is created: no template or parameter can move it.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    installation_id = models.BigIntegerField(null=True, blank=True)
+    repository = models.CharField(max_length=255, blank=True)
     dry_run = models.BooleanField(default=False)
     rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -77,6 +81,9 @@ class WorkflowRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(
+        default=0, help_text="How many times a worker took up the run's message: counts workers lost mid-run."
+    )
 
     class Meta:
         ordering = ["-created_at"]
