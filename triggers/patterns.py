@@ -8,24 +8,40 @@
 - `\\` escapes the next character; everything else, `.` included, is literal.
 - A leading `!` negates; in a list, the last pattern that matches decides.
 - A pattern matches the whole value.
+
+Patterns come from users, so they are matched by RE2, whose time is linear in the value whatever
+the pattern (Python's `re` backtracks: `**a**a**a**a**a**a**a**b` against 300 characters would
+not answer), and whose memory per compiled pattern is capped by RE2_MAX_MEMORY.
 """
 
 import re
 from dataclasses import dataclass, field
+
+import re2
+
+# A pattern's program takes a few kilobytes (services cap patterns at 255 characters); the rest
+# is the DFA's state cache, past which RE2 falls back to its NFA, slower but still linear.
+RE2_MAX_MEMORY = 1 << 20
 
 
 class PatternInvalid(ValueError):
     pass
 
 
+def _utf8(text: str) -> bytes:
+    """`surrogatepass` keeps a lone surrogate (valid in a JSON string) one character, as it was
+    for `re`, where strict UTF-8 would raise."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 @dataclass(frozen=True)
 class FilterPattern:
     source: str
     negated: bool
-    regex: re.Pattern = field(compare=False)
+    regex: re2._Regexp = field(compare=False)  # the package names its compiled type only privately
 
     def matches(self, value: str) -> bool:
-        return self.regex.fullmatch(value) is not None
+        return self.regex.fullmatch(_utf8(value)) is not None
 
 
 def _character_class(pattern: str, start: int) -> tuple[str, int]:
@@ -51,8 +67,19 @@ def _character_class(pattern: str, start: int) -> tuple[str, int]:
     return f"[{''.join(parts)}]", end + 1
 
 
+def _re2_compile(source: str, regex_text: str) -> re2._Regexp:
+    options = re2.Options()
+    options.max_mem = RE2_MAX_MEMORY
+    options.log_errors = False  # a refusal is a PatternInvalid for the caller, not a log line
+    try:
+        return re2.compile(_utf8(regex_text), options)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace")  # RE2 reports a bytes pattern's error in bytes
+        raise PatternInvalid(f"{source!r} is more than the pattern matcher can compile ({reason}).") from exc
+
+
 def pattern_compile(source: str) -> FilterPattern:
-    """Compile one pattern, refusing what GitHub refuses."""
+    """Compile one pattern, refusing what GitHub refuses and what RE2 cannot compile."""
     if not isinstance(source, str) or not source:
         raise PatternInvalid("A pattern may not be empty.")
     negated = source.startswith("!")
@@ -92,7 +119,7 @@ def pattern_compile(source: str) -> FilterPattern:
         else:
             regex.append(re.escape(char))
             quantifiable, index = True, index + 1
-    return FilterPattern(source=source, negated=negated, regex=re.compile("".join(regex)))
+    return FilterPattern(source=source, negated=negated, regex=_re2_compile(source, "".join(regex)))
 
 
 def patterns_compile(sources: list[str]) -> list[FilterPattern]:

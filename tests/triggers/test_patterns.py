@@ -1,11 +1,15 @@
 """GitHub Actions' filter pattern semantics, table-driven from GitHub's cheat sheet and from
 every operator's definition."""
 
+import random
 import re
+import time
 
 import pytest
+import re2
 
 from triggers.patterns import PatternInvalid, pattern_compile, patterns_compile, patterns_decide
+from triggers.services import MAX_ENTRY_LENGTH
 
 # (pattern, values it matches, values it does not match)
 CHEAT_SHEET_BRANCHES_AND_TAGS = [
@@ -103,3 +107,88 @@ def test_in_a_list_the_last_matching_pattern_decides(patterns, value, selected, 
 
     assert decision is selected
     assert (pattern.source if pattern else None) == decided_by
+
+
+@pytest.mark.parametrize(
+    "pattern, value, expected",
+    [("*", "a\ud800b", True), ("a?", "\ud800", False), ("\ud800*", "\ud800/", False), ("**", "\ud800/\udfff", True)],
+)
+def test_a_lone_surrogate_from_json_is_one_character(pattern, value, expected):
+    assert pattern_compile(pattern).matches(value) is expected
+
+
+def test_re2_answers_as_python_re_did_on_the_same_regex():
+    """Random patterns from every construct, against values from the characters they name:
+    the linear-time engine agrees with the backtracking one it replaced (short values keep
+    backtracking quick)."""
+    rng = random.Random(20251105)
+    pieces = ["a", "b", "/", ".", "*", "**", "**/", "?", "+", "[ab]", "[a-c]", "[.-]", "\\*", "\\?", "é", "\n"]
+    characters = ["a", "b", "c", "/", ".", "-", "*", "?", "é", "\n", "\U0001f600"]
+    compared = 0
+    while compared < 20_000:
+        try:
+            pattern = pattern_compile("".join(rng.choices(pieces, k=rng.randint(1, 7))))
+        except PatternInvalid:
+            continue
+        backtracking = re.compile(pattern.regex.pattern.decode("utf-8", "surrogatepass"))
+        for value in ("".join(rng.choices(characters, k=rng.randint(0, 6))) for _ in range(20)):
+            assert pattern.matches(value) is (backtracking.fullmatch(value) is not None), (pattern.source, value)
+            compared += 1
+
+
+def test_a_pattern_beyond_the_matcher_memory_is_refused_naming_it(monkeypatch):
+    monkeypatch.setattr("triggers.patterns.RE2_MAX_MEMORY", 4096)
+    source = "*a" * 100
+
+    with pytest.raises(PatternInvalid, match=re.escape(f"{source!r} is more than the pattern matcher can compile (pattern too large")):
+        pattern_compile(source)
+
+
+# The worst patterns we could build within the length cap, against 1,000-character values they
+# do not match and some they do. On the values they miss, Python's backtracking `re` does not
+# answer within seconds, but for the last two patterns, which are here for RE2: a DFA for `**a`
+# then 63 `[ab]` has 2^63 states (bench/patterns.py measures both engines).
+WORST_CASES = [
+    ("**a**a**a**a**a**a**a**b", "a" * 1000, False, "the reported **a**a...**b"),
+    ("**a**a**a**a**a**a**a**b", "a" * 999 + "b", True, "the reported **a**a...**b"),
+    ("**a" * 85, "a" * 999 + "b", False, "85 **a"),
+    ("**a" * 85, "a" * 1000, True, "85 **a"),
+    ("*a" * 63 + "*b", "a" * 1000, False, "63 *a then *b"),
+    ("*a" * 63 + "*b", "a" * 999 + "b", True, "63 *a then *b"),
+    ("a?" * 120 + "a" * 15, "a" * 1000, False, "120 a? then 15 a"),
+    ("a+" * 127 + "b", "a" * 1000, False, "127 a+ then b"),
+    ("a+" * 127 + "b", "a" * 999 + "b", True, "127 a+ then b"),
+    ("[ab]+" * 50 + "c", "ab" * 500, False, "50 [ab]+ then c"),
+    ("[ab]+" * 50 + "c", "ab" * 499 + "ac", True, "50 [ab]+ then c"),
+    ("a?b?" * 63 + "c", "ab" * 500, False, "63 a?b? then c"),
+    ("\\*?" * 85, "*" * 1000, False, "85 escaped *?"),
+    ("**/" * 85, "a/" * 499 + "ab", False, "85 **/"),
+    ("**/" * 85, "a/" * 500, True, "85 **/"),
+    ("**a" + "[ab]" * 63, "b" * 1000, False, "**a then 63 [ab]"),
+    ("**a" + "[ab]" * 63, "a" * 1000, True, "**a then 63 [ab]"),
+    ("*/" * 127 + "*", "a/" * 500, False, "127 */ then *"),
+    ("*/" * 127 + "*", "a/" * 127 + "a" * 746, True, "127 */ then *"),
+]
+
+
+def _fastest_first_match_seconds(pattern: str, value: str, repetitions: int = 5) -> float:
+    """The fastest of a few first matches of a freshly compiled pattern: the first builds RE2's
+    DFA states, so it is the slow one, and the fastest leaves out a busy machine's pauses."""
+    timings = []
+    for _ in range(repetitions):
+        re2.purge()  # else the package's cache returns the compiled pattern with its DFA built
+        compiled = pattern_compile(pattern)
+        started = time.perf_counter()
+        compiled.matches(value)
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+@pytest.mark.parametrize(
+    "pattern, value, expected",
+    [pytest.param(pattern, value, expected, id=f"{name}, {'matching' if expected else 'not matching'}") for pattern, value, expected, name in WORST_CASES],
+)
+def test_the_worst_patterns_answer_in_under_10_ms_on_1000_characters(pattern, value, expected):
+    assert len(pattern) <= MAX_ENTRY_LENGTH and len(value) == 1000
+    assert pattern_compile(pattern).matches(value) is expected
+    assert _fastest_first_match_seconds(pattern, value) < 0.010

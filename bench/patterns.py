@@ -1,0 +1,109 @@
+"""Filter pattern benchmark: prints figures, asserts nothing.
+
+For the worst trigger patterns we could build within the 255-character cap, the time RE2 takes
+to match a 1,000-character name the pattern does not match: p50, p99 and max over SAMPLES
+matches, each the first on a freshly compiled pattern (the costly one: it builds the DFA's
+states). Beside it, in the same run, Python's backtracking `re` on the same regex with names of
+the same shape of only 24 and 28 characters, then the same 1,000 characters, each in a
+subprocess killed after RE_TIME_CAP seconds, so that the benchmark always ends. Some patterns
+only backtrack once the name is long enough to feed them (85 `**a` need 85 a's); the last two
+do not make `re` backtrack and are here for RE2: `**a` then 63 `[ab]` is a DFA of 2^63 states.
+
+    .venv/bin/python bench/patterns.py
+"""
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import re2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from triggers.patterns import pattern_compile  # noqa: E402
+
+SAMPLES = 300
+LONG_NAME = 1_000
+RE_NAMES = (24, 28, LONG_NAME)
+RE_TIME_CAP = 5.0
+
+# (pattern, a name of the given length that it does not match)
+WORST_CASES = [
+    ("**a**a**a**a**a**a**a**b", lambda length: "a" * length),
+    ("**a" * 85, lambda length: "a" * (length - 1) + "b"),
+    ("*a" * 63 + "*b", lambda length: "a" * length),
+    ("a?" * 120 + "a" * 15, lambda length: "a" * (length - 1) + "b"),
+    ("a+" * 127 + "b", lambda length: "a" * length),
+    ("[ab]+" * 50 + "c", lambda length: "ab" * (length // 2)),
+    ("a?b?" * 63 + "c", lambda length: "ab" * (length // 2)),
+    ("\\*?" * 85, lambda length: "*" * (length - 1) + "a"),
+    ("**/" * 85, lambda length: "a/" * (length // 2 - 1) + "ab"),
+    ("**a" + "[ab]" * 63, lambda length: "b" * length),
+    ("*/" * 127 + "*", lambda length: "a/" * (length // 2)),
+]
+
+# Run by the subprocess: argv holds the regex and the name.
+RE_MATCH = """
+import re, sys, time
+regex = re.compile(sys.argv[1])
+started = time.perf_counter()
+regex.fullmatch(sys.argv[2])
+print(time.perf_counter() - started)
+"""
+
+
+def re2_first_matches(pattern: str, name: str) -> list[float]:
+    timings = []
+    for _ in range(SAMPLES):
+        re2.purge()  # else the package's cache returns the compiled pattern with its DFA built
+        compiled = pattern_compile(pattern)
+        started = time.perf_counter()
+        compiled.matches(name)
+        timings.append(time.perf_counter() - started)
+    return sorted(timings)
+
+
+def re_seconds(regex: str, name: str) -> float | None:
+    """Python's `re` on one name, or None when it did not answer within RE_TIME_CAP."""
+    try:
+        done = subprocess.run([sys.executable, "-c", RE_MATCH, regex, name], capture_output=True, text=True, timeout=RE_TIME_CAP, check=True)
+    except subprocess.TimeoutExpired:
+        return None
+    return float(done.stdout)
+
+
+def re_timings(regex: str, miss: Callable[[int], str]) -> list[float | None]:
+    """`re` on each name length; past the cap on one, the longer ones are not run (nor would
+    they answer)."""
+    timings = []
+    for length in RE_NAMES:
+        capped = bool(timings) and timings[-1] is None
+        timings.append(None if capped else re_seconds(regex, miss(length)))
+    return timings
+
+
+def shown(seconds: float | None) -> str:
+    return f"> {RE_TIME_CAP:.0f} s" if seconds is None else f"{seconds * 1000:.3f} ms"
+
+
+def main() -> None:
+    print(f"RE2: first match on a freshly compiled pattern, {LONG_NAME}-character names, {SAMPLES} samples; "
+          f"re: one match in a subprocess, capped at {RE_TIME_CAP:.0f} s\n")
+    re_columns = "".join(f"{f're {length} chars':>15}" for length in RE_NAMES)
+    print(f"{'pattern':<29}{'len':>4}{'RE2 p50':>10}{'p99':>9}{'max':>9}{re_columns}{'re / RE2':>13}")
+    for pattern, miss in WORST_CASES:
+        timings = re2_first_matches(pattern, miss(LONG_NAME))
+        p50, p99, worst = statistics.median(timings), timings[int(len(timings) * 0.99)], timings[-1]
+        backtracking = re_timings(pattern_compile(pattern).regex.pattern.decode(), miss)
+        ratio = f"> {RE_TIME_CAP / p50:,.0f}x" if backtracking[-1] is None else f"{backtracking[-1] / p50:,.1f}x"
+        label = pattern if len(pattern) <= 28 else pattern[:25] + "..."
+        print(f"{label:<29}{len(pattern):>4}{p50 * 1000:>8.3f}ms{p99 * 1000:>7.3f}ms{worst * 1000:>7.3f}ms"
+              + "".join(f"{shown(seconds):>15}" for seconds in backtracking) + f"{ratio:>13}", flush=True)
+    print(f"\nre / RE2: re over RE2's p50, both on the same {LONG_NAME}-character name.")
+
+
+if __name__ == "__main__":
+    main()
