@@ -34,7 +34,7 @@ def repository_name(number: int) -> str:
 def seed_installations() -> list:
     from django.contrib.auth import get_user_model
 
-    from github_app.models import Installation, InstallationRepository
+    from github_app.models import Installation, InstallationRepository, RepositoryAccess
     from integrations.models import Integration, OAuthToken
     from workflows.services import workflow_create
 
@@ -48,8 +48,15 @@ def seed_installations() -> list:
         for number in range(REPOSITORIES)
     )
     integration = Integration.objects.get(integration_id="github_app")
-    OAuthToken.objects.bulk_create(
+    connections = OAuthToken.objects.bulk_create(
         OAuthToken(user=user, integration=integration, provider="github", external_id=str(n + 1)) for n, user in enumerate(users)
+    )
+    RepositoryAccess.objects.bulk_create(
+        RepositoryAccess(
+            connection=connections[number % INSTALLATIONS], installation_id=number % INSTALLATIONS + 1,
+            repository_id=number, full_name=repository_name(number),
+        )
+        for number in range(REPOSITORIES)
     )
     definition = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condition": "true"}}], "edges": []}
     return [workflow_create(owner=user, name="w", definition=definition) for user in users]
@@ -87,7 +94,7 @@ def indexed(repository_number: int) -> int:
     from triggers.filters import trigger_evaluate
 
     repository = repository_name(repository_number)
-    candidates = trigger_candidates(installation_id=repository_number % INSTALLATIONS + 1, repository=repository, event="pull_request")
+    candidates = trigger_candidates(installation_id=repository_number % INSTALLATIONS + 1, repository_id=repository_number, repository=repository, event="pull_request")
     return sum(trigger_evaluate(t.config, "pull_request", payload(repository)).matched for t in candidates)
 
 

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import requests
 from django.conf import settings
 from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
+from github.PaginatedList import PaginatedList
+from github.Repository import Repository
 
 from aiworkflow.errors import ApplicationError
 from github_app.app_auth import app_auth
@@ -18,6 +20,7 @@ from github_app.errors import (
     GitHubUnavailable,
     InstallationNotFound,
     OAuthCodeInvalid,
+    UserTokenRejected,
 )
 
 PER_PAGE = 100
@@ -46,7 +49,7 @@ def _retry_after(exc: GithubException) -> dict:
 
 
 @contextlib.contextmanager
-def github_errors(*, not_found: ApplicationError) -> Iterator[None]:
+def github_errors(*, not_found: ApplicationError, unauthorized: ApplicationError | None = None) -> Iterator[None]:
     """Translate GitHub's failures; `from None` drops chained exceptions that hold headers."""
     try:
         yield
@@ -56,7 +59,7 @@ def github_errors(*, not_found: ApplicationError) -> Iterator[None]:
         if exc.status == 404:
             raise not_found from None
         if exc.status == 401:
-            raise GitHubBadGateway("GitHub rejected the App's credentials.") from None
+            raise unauthorized or GitHubBadGateway("GitHub rejected the App's credentials.") from None
         raise GitHubBadGateway(detail={"github_status": exc.status}) from None
     except requests.RequestException:
         raise GitHubUnavailable() from None
@@ -77,10 +80,21 @@ def installation_fetch(*, installation_id: int) -> dict:
 
 def oauth_code_exchange(*, code: str) -> dict:
     """Trade the code GitHub sent with the redirect for the installing user's token."""
+    return _oauth_token_request({"code": code})
+
+
+def oauth_token_refresh(*, refresh_token: str) -> dict:
+    """A new user token (and a new refresh token: GitHub rotates them) for one that expired.
+    https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens
+    """
+    return _oauth_token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+def _oauth_token_request(grant: dict) -> dict:
     try:
         response = requests.post(
             f"{settings.GITHUB_BASE_URL}/login/oauth/access_token",
-            data={"client_id": settings.GITHUB_CLIENT_ID, "client_secret": settings.GITHUB_CLIENT_SECRET, "code": code},
+            data={"client_id": settings.GITHUB_CLIENT_ID, "client_secret": settings.GITHUB_CLIENT_SECRET, **grant},
             headers={"Accept": "application/json"},
             timeout=settings.GITHUB_HTTP_TIMEOUT_SECONDS,
         )
@@ -107,3 +121,22 @@ def user_installation_access(*, user_token: str, installation_id: int) -> dict |
         if not any(item.id == installation_id for item in user.get_installations()):
             return None
         return {"id": user.id, "login": user.login}
+
+
+def user_installation_repositories(*, user_token: str, installation_id: int) -> list[dict]:
+    """The repositories of the installation that the user can see
+    (`GET /user/installations/{id}/repositories` with the user's own token): GitHub grants
+    people access per repository, and this is theirs. An installation the user cannot see at
+    all gives none; a token GitHub refuses raises UserTokenRejected."""
+    user_github = Github(auth=Auth.Token(user_token), **client_options())
+    path = f"/user/installations/{installation_id}/repositories"
+    try:
+        with github_errors(not_found=_NotVisible(), unauthorized=UserTokenRejected()), user_github:
+            pages = PaginatedList(Repository, user_github.requester, path, None, list_item="repositories")
+            return [{"id": repo.id, "full_name": repo.full_name, "private": repo.private} for repo in pages]
+    except _NotVisible:
+        return []
+
+
+class _NotVisible(ApplicationError):
+    """The user cannot see the installation at all."""

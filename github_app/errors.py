@@ -16,6 +16,16 @@ class InstallationOwnershipUnverified(ApplicationError):
     default_message = "The installation could not be verified as yours."
 
 
+class InstallCompletionInvalid(ApplicationError):
+    status_code = 400
+    default_message = "The install completion is not one this server issued."
+
+
+class InstallCompletionWrongUser(ApplicationError):
+    status_code = 403
+    default_message = "This installation was started by another user; sign in as that user to complete it."
+
+
 class OAuthCodeInvalid(ApplicationError):
     status_code = 400
     default_message = "GitHub did not accept the authorization code."
@@ -44,3 +54,13 @@ class GitHubUnavailable(ApplicationError):
 class FileNotAFile(ApplicationError):
     status_code = 422
     default_message = "The path names a directory or a link, not a file."
+
+
+class UserTokenRejected(ApplicationError):
+    status_code = 403
+    default_message = "GitHub no longer accepts your authorization of the App; connect GitHub again."
+
+
+class PathOutsideRepository(ApplicationError):
+    status_code = 422
+    default_message = "The path has a . or .. segment; it must stay inside the repository."

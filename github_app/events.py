@@ -7,55 +7,67 @@
 """
 
 from collections.abc import Callable
+from datetime import datetime
 
+from github_app.models import InstallationRepository
 from github_app.services.installations import (
     github_user_authorization_revoke,
+    installation_account_rename,
+    installation_is_newer_than,
     installation_mark_deleted,
+    installation_record,
     installation_repositories_add,
     installation_resync,
     installation_store,
     installation_upsert,
 )
-from github_app.models import InstallationRepository
+from github_app.services.repository_access import installation_access_sync, repository_access_remove
 
 
-def _installation_created(payload: dict) -> None:
-    installation_store(data=payload["installation"], repositories=payload.get("repositories") or [])
+def _installation_created(payload: dict, as_of: datetime) -> None:
+    installation_store(data=payload["installation"], repositories=payload.get("repositories") or [], as_of=as_of)
+    installation_access_sync(installation_id=payload["installation"]["id"])
 
 
-def _installation_deleted(payload: dict) -> None:
-    installation_mark_deleted(data=payload["installation"])
+def _installation_deleted(payload: dict, as_of: datetime) -> None:
+    installation_mark_deleted(data=payload["installation"], as_of=as_of)
 
 
-def _installation_changed(payload: dict) -> None:
+def _installation_changed(payload: dict, as_of: datetime) -> None:
     """suspend, unsuspend, new_permissions_accepted: the payload carries the new state."""
-    installation_upsert(data=payload["installation"])
+    installation_upsert(data=payload["installation"], as_of=as_of)
+    if payload["action"] != "suspend":
+        installation_access_sync(installation_id=payload["installation"]["id"])
 
 
-def _repositories_added(payload: dict) -> None:
+def _repositories_added(payload: dict, as_of: datetime) -> None:
+    installation_id = payload["installation"]["id"]
     if payload.get("repository_selection") == "all":
         # "All repositories" is not listed in the payload: ask GitHub for the whole list.
-        installation_resync(installation_id=payload["installation"]["id"])
-        return
-    installation = installation_upsert(data=payload["installation"])
-    installation_repositories_add(installation=installation, repositories=payload.get("repositories_added") or [])
+        installation_resync(installation_id=installation_id)
+    else:
+        installation = installation_record(data=payload["installation"])
+        installation_repositories_add(installation=installation, repositories=payload.get("repositories_added") or [], as_of=as_of)
+    installation_access_sync(installation_id=installation_id)
 
 
-def _repositories_removed(payload: dict) -> None:
-    installation = installation_upsert(data=payload["installation"])
+def _repositories_removed(payload: dict, as_of: datetime) -> None:
+    installation = installation_record(data=payload["installation"])
     removed = [repo["id"] for repo in payload.get("repositories_removed") or []]
     InstallationRepository.objects.filter(installation=installation, repository_id__in=removed).delete()
+    repository_access_remove(installation_id=installation.installation_id, repository_ids=removed)
+    installation_access_sync(installation_id=installation.installation_id)
 
 
-def _authorization_revoked(payload: dict) -> None:
+def _authorization_revoked(payload: dict, as_of: datetime) -> None:
     github_user_authorization_revoke(github_user_id=payload["sender"]["id"])
 
 
-def _account_renamed(payload: dict) -> None:
-    installation_upsert(data={**payload["installation"], "account": payload["account"]})
+def _account_renamed(payload: dict, as_of: datetime) -> None:
+    installation_account_rename(installation_id=payload["installation"]["id"], account=payload["account"])
 
 
-LIFECYCLE_HANDLERS: dict[str, Callable[[dict], None]] = {
+LIFECYCLE_HANDLERS: dict[str, Callable[[dict, datetime], None]] = {
     "installation.created": _installation_created,
     "installation.deleted": _installation_deleted,
     "installation.suspend": _installation_changed,
@@ -88,8 +100,22 @@ IGNORED_EVENTS = frozenset({
 })
 
 
-def lifecycle_handler(event: str, action: str) -> Callable[[dict], None] | None:
+# Which of the installation's timestamps a lifecycle event is ordered by: a delivery older than
+# the state it would change is stale and is not applied (a replayed suspend after a newer
+# unsuspend). The two are apart because a repositories event carries no suspension state.
+ORDERED_BY = {"installation": "state_as_of", "installation_repositories": "repositories_as_of"}
+
+
+def lifecycle_handler(event: str, action: str) -> Callable[[dict, datetime], None] | None:
     return LIFECYCLE_HANDLERS.get(f"{event}.{action}") or LIFECYCLE_HANDLERS.get(event)
+
+
+def lifecycle_is_stale(event: str, payload: dict, as_of: datetime) -> bool:
+    aspect = ORDERED_BY.get(event)
+    installation_id = (payload.get("installation") or {}).get("id")
+    return bool(aspect and installation_id) and installation_is_newer_than(
+        installation_id=installation_id, as_of=as_of, aspect=aspect
+    )
 
 
 def is_ignored(event: str, action: str) -> bool:

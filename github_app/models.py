@@ -9,7 +9,7 @@ from integrations.fields import EncryptedTextField
 GITHUB_APP_INTEGRATION_ID = "github_app"
 # owner/name, as GitHub allows them; "." and ".." are no names, and in a URL they would climb out
 # of /repos/ to any path the token reaches.
-REPOSITORY_FULL_NAME = re.compile(r"^(?!\.\.?/)[A-Za-z0-9_.-]+/(?!\.\.?$)[A-Za-z0-9_.-]+$")
+REPOSITORY_FULL_NAME = re.compile(r"^(?!\.\.?/)[A-Za-z0-9_.-]+/(?!\.\.?\Z)[A-Za-z0-9_.-]+\Z")
 
 
 class Installation(models.Model):
@@ -25,11 +25,10 @@ class Installation(models.Model):
     html_url = models.URLField(max_length=500, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    state_as_of = models.DateTimeField(
-        null=True, blank=True,
-        help_text="When GitHub's state that this record shows was current: a lifecycle delivery older than this "
-        "(a replay, a late retry) does not roll it back.",
-    )
+    # When the state this record shows was current at GitHub: a lifecycle delivery older than
+    # that (a replay, a late retry, a worker that took it up late) does not roll it back.
+    state_as_of = models.DateTimeField(null=True, blank=True, help_text="Status and settings are as of this time.")
+    repositories_as_of = models.DateTimeField(null=True, blank=True, help_text="The repositories are as of this time.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

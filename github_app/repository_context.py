@@ -11,12 +11,13 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.cache import cache
 from github import Github, GithubException
 
-from github_app.errors import FileNotAFile
+from github_app.errors import FileNotAFile, PathOutsideRepository
 from github_app.github_api import installation_call
 
 JSON = "application/vnd.github+json"
@@ -60,6 +61,15 @@ def _read(github: Github, path: str, *, params: dict | None = None, accept: str 
     if reads and etag:
         reads.put(request_key, etag, payload)
     return payload
+
+
+def _segments(path: str) -> str:
+    """A path for a URL with every segment quoted: a `?`, `#` or `%2e%2e` in a user's path
+    stays a file name, and a `.` or `..` segment is refused, so none reaches another endpoint."""
+    segments = path.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise PathOutsideRepository(detail={"path": path[:200]})
+    return "/".join(quote(segment, safe="") for segment in segments)
 
 
 def _json_or_text(text: str):
@@ -140,7 +150,7 @@ def commit_context(*, installation_id: int, repo: str, sha: str, reads: Conditio
     """The commit with its files and patches, and the repository."""
 
     def read(github: Github) -> dict:
-        commit = _read(github, f"/repos/{repo}/commits/{sha}", reads=reads)
+        commit = _read(github, f"/repos/{repo}/commits/{_segments(sha)}", reads=reads)
         return {"commit": commit, "files": commit.get("files", []), "repository": _read(github, f"/repos/{repo}", reads=reads)}
 
     return installation_call(installation_id, read)
@@ -150,7 +160,7 @@ def file_content(*, installation_id: int, repo: str, path: str, ref: str | None 
     """A file's text: base64 decoded, no larger than GITHUB_FILE_CONTENT_MAX_BYTES, and None
     (with `binary` set) for content that is not UTF-8 text."""
     params = {"ref": ref} if ref else None
-    entry = installation_call(installation_id, lambda github: _read(github, f"/repos/{repo}/contents/{path}", params=params, reads=reads))
+    entry = installation_call(installation_id, lambda github: _read(github, f"/repos/{repo}/contents/{_segments(path)}", params=params, reads=reads))
     if not isinstance(entry, dict) or entry.get("type") != "file":
         raise FileNotAFile(detail={"path": path})
     result = {"path": entry["path"], "sha": entry["sha"], "size": entry["size"], "content": None, "binary": False, "truncated": False}
@@ -171,7 +181,7 @@ def compare_changed_files(*, installation_id: int, repo: str, base: str, head: s
     def read(github: Github) -> list[str]:
         paths: list[str] = []
         for page in range(1, MAX_COMPARE_PAGES + 1):
-            data = _read(github, f"/repos/{repo}/compare/{base}...{head}", params={"per_page": PER_PAGE, "page": page}, reads=reads)
+            data = _read(github, f"/repos/{repo}/compare/{_segments(base)}...{_segments(head)}", params={"per_page": PER_PAGE, "page": page}, reads=reads)
             for item in data.get("files", []):
                 paths.extend(name for name in (item.get("previous_filename"), item["filename"]) if name)
             if len(data.get("commits", [])) < PER_PAGE:

@@ -1,10 +1,16 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, WebhookDelivery
+from github_app.models import (
+    GITHUB_APP_INTEGRATION_ID,
+    Installation,
+    InstallationRepository,
+    RepositoryAccess,
+    WebhookDelivery,
+)
 from integrations.models import OAuthToken
 from integrations.selectors import oauth_token_list
 
@@ -13,19 +19,29 @@ from integrations.selectors import oauth_token_list
 class GitHubIntegration:
     token: OAuthToken
     installation: Installation | None
+    repositories: list[RepositoryAccess]  # what this connection reaches, not the whole installation
 
 
 def github_integration_list(*, user: AbstractBaseUser) -> list[GitHubIntegration]:
-    """The user's active GitHub App connections, each with its installation and repositories."""
-    tokens = list(oauth_token_list(user=user, integration_id=GITHUB_APP_INTEGRATION_ID))
-    installation_ids = [int(token.external_id) for token in tokens]
+    """The user's active GitHub App connections, each with its installation and the
+    repositories the user reaches in it."""
+    tokens = list(
+        oauth_token_list(user=user, integration_id=GITHUB_APP_INTEGRATION_ID).prefetch_related("repository_access")
+    )
     installations = {
         installation.installation_id: installation
-        for installation in Installation.objects.filter(installation_id__in=installation_ids).prefetch_related(
-            "repositories"
-        )
+        for installation in Installation.objects.filter(
+            installation_id__in=[int(token.external_id) for token in tokens]
+        ).prefetch_related("repositories")
     }
-    return [GitHubIntegration(token=token, installation=installations.get(int(token.external_id))) for token in tokens]
+    return [
+        GitHubIntegration(
+            token=token,
+            installation=installations.get(int(token.external_id)),
+            repositories=list(token.repository_access.all()),
+        )
+        for token in tokens
+    ]
 
 
 def user_installation_ids(user: AbstractBaseUser) -> list[int]:
@@ -33,11 +49,58 @@ def user_installation_ids(user: AbstractBaseUser) -> list[int]:
     return [int(token.external_id) for token in oauth_token_list(user=user, integration_id=GITHUB_APP_INTEGRATION_ID)]
 
 
+def installation_connected(*, user_id: int, installation_id: int) -> bool:
+    """Whether the user has an active connection to the installation."""
+    return OAuthToken.objects.filter(
+        user_id=user_id, integration__integration_id=GITHUB_APP_INTEGRATION_ID, external_id=str(installation_id),
+        is_active=True,
+    ).exists()
+
+
+def user_repository_access(*, user_id: int) -> QuerySet[RepositoryAccess]:
+    """Every repository the user reaches: through an active connection, within an installation
+    that is neither deleted nor suspended, and still covered by that installation."""
+    covered = InstallationRepository.objects.filter(
+        installation__installation_id=OuterRef("installation_id"),
+        installation__deleted_at__isnull=True,
+        installation__suspended_at__isnull=True,
+        repository_id=OuterRef("repository_id"),
+    )
+    return RepositoryAccess.objects.filter(
+        Exists(covered),
+        connection__user_id=user_id,
+        connection__is_active=True,
+        connection__integration__integration_id=GITHUB_APP_INTEGRATION_ID,
+    )
+
+
+def repository_access_find(*, user_id: int, installation_id: int, repository: str) -> RepositoryAccess | None:
+    """The user's access to `repository` (owner/name) within that installation, or None."""
+    return user_repository_access(user_id=user_id).filter(
+        installation_id=installation_id, full_name__iexact=repository
+    ).first()
+
+
+def repository_owner_ids(*, installation_id: int, repository_id: int | None, repository: str) -> QuerySet:
+    """The users who reach a repository of an installation (a subquery of user ids)."""
+    grants = RepositoryAccess.objects.filter(
+        installation_id=installation_id, connection__is_active=True,
+        connection__integration__integration_id=GITHUB_APP_INTEGRATION_ID,
+    )
+    grants = grants.filter(repository_id=repository_id) if repository_id else grants.filter(full_name__iexact=repository)
+    return grants.values("connection__user_id")
+
+
 def delivery_list(
     *, user: AbstractBaseUser, event: str = "", status: str = "", repository: str = ""
 ) -> QuerySet[WebhookDelivery]:
-    """Deliveries of the installations the user is connected to, newest first, without payloads."""
-    deliveries = WebhookDelivery.objects.filter(installation_id__in=user_installation_ids(user)).defer("payload")
+    """Deliveries of the repositories the user reaches (and the installation-wide events of
+    their installations), newest first, without payloads."""
+    reachable = Q(repository_id__in=user_repository_access(user_id=user.pk).values("repository_id"))
+    installation_wide = Q(repository_id__isnull=True, repository_full_name="")
+    deliveries = WebhookDelivery.objects.filter(
+        reachable | installation_wide, installation_id__in=user_installation_ids(user)
+    ).defer("payload")
     if event:
         deliveries = deliveries.filter(event=event)
     if status:
@@ -50,8 +113,6 @@ def delivery_list(
 def delivery_get(*, user: AbstractBaseUser, delivery_pk: int) -> WebhookDelivery:
     """One of the user's deliveries; any other is answered as if it did not exist."""
     try:
-        return WebhookDelivery.objects.defer("payload").get(
-            pk=delivery_pk, installation_id__in=user_installation_ids(user)
-        )
+        return delivery_list(user=user).get(pk=delivery_pk)
     except WebhookDelivery.DoesNotExist:
         raise Http404 from None

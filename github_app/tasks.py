@@ -1,7 +1,7 @@
 from celery import shared_task
 
-from github_app.services import deliveries
-from github_app.services.install_flow import used_install_states_purge
+from github_app.services import deliveries, repository_access
+from github_app.services.install_flow import install_completions_purge, used_install_states_purge
 
 
 @shared_task
@@ -22,4 +22,9 @@ def delivery_payloads_purge() -> int:
 
 @shared_task
 def install_states_purge() -> int:
-    return used_install_states_purge()
+    return used_install_states_purge() + install_completions_purge()
+
+
+@shared_task
+def repository_access_sync_due() -> int:
+    return repository_access.repository_access_sync_due()

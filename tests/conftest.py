@@ -5,6 +5,7 @@ import freezegun
 import pytest
 import responses
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -19,6 +20,13 @@ freezegun.configure(default_ignore_list=["threading", "queue", "multiprocessing"
 
 def load_fixture(name: str) -> dict:
     return json.loads((FIXTURES / "github" / f"{name}.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle and failure counters would otherwise carry over from one test to the next (the
+    test cache lives as long as the process)."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -42,8 +50,11 @@ def other_user(db):
     return get_user_model().objects.create_user(username="bob", password="another long passphrase")
 
 
-def github_connection(user, installation_id: int, **fields):
-    """The user's connection to a GitHub App installation, as the install flow stores it."""
+def github_connection(user, installation_id: int, *, repositories: dict[int, str] | None = None, **fields):
+    """The user's connection to a GitHub App installation, as the install flow stores it, with
+    access to `repositories` ({id: "owner/name"}): the installation covers them, and the user's
+    own GitHub token sees them."""
+    from github_app.models import Installation, InstallationRepository, RepositoryAccess
     from integrations.models import Integration, OAuthToken
 
     defaults = {
@@ -51,12 +62,25 @@ def github_connection(user, installation_id: int, **fields):
         "access_token": "ghu_user",
         "credential_data": {"installation_id": str(installation_id), "setup_action": "install"},
     }
-    return OAuthToken.objects.create(
+    connection = OAuthToken.objects.create(
         user=user,
         integration=Integration.objects.get(integration_id="github_app"),
         external_id=str(installation_id),
         **{**defaults, **fields},
     )
+    for repository_id, full_name in (repositories or {}).items():
+        installation, _ = Installation.objects.get_or_create(
+            installation_id=installation_id,
+            defaults={"account_id": 1, "account_login": full_name.split("/")[0], "account_type": "Organization",
+                      "repository_selection": "selected"},
+        )
+        InstallationRepository.objects.get_or_create(
+            installation=installation, repository_id=repository_id, defaults={"full_name": full_name}
+        )
+        RepositoryAccess.objects.create(
+            connection=connection, installation_id=installation_id, repository_id=repository_id, full_name=full_name
+        )
+    return connection
 
 
 def client_for(user) -> APIClient:
@@ -80,6 +104,16 @@ def github_http():
     """Every outgoing HTTP request must be stubbed; an unexpected one fails the test."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """Tasks go to the configured broker, for a worker process to run, not run in the test; the
+    test queue starts empty."""
+    from tests.worker import broker_queue_purge
+
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    broker_queue_purge()
 
 
 @pytest.fixture

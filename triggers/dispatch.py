@@ -1,16 +1,17 @@
 """The dispatcher: which workflows a processed delivery starts (GITHUB_WEBHOOK_DISPATCHER).
 
-Candidates come from the trigger index by (repository, event), restricted to the owners
-connected to the delivery's installation, and only if that installation (not suspended or
-deleted) covers the repository: nobody receives events of a repository they have not connected.
+Candidates come from the trigger index by (repository, event), restricted to the owners who
+reach the repository through the delivery's installation (their own GitHub token sees it), and
+only if that installation (not suspended or deleted) covers the repository: nobody receives
+events of a repository they cannot see.
 Filters then run on the candidates only.
 """
 
 import logging
 
-from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, WebhookDelivery
+from github_app.models import Installation, WebhookDelivery
 from github_app.repository_context import compare_changed_files, pull_request_files
-from integrations.models import OAuthToken
+from github_app.selectors import repository_owner_ids
 from triggers.filters import PULL_REQUEST_EVENTS, payload_changed_files, trigger_evaluate
 from triggers.models import Trigger
 from workflows.engine import run_start
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 NO_COMMIT = "0" * 40
 
 
-def trigger_candidates(*, installation_id: int | None, repository: str, event: str) -> list[Trigger]:
+def trigger_candidates(*, installation_id: int | None, repository_id: int | None, repository: str, event: str) -> list[Trigger]:
     if not installation_id or not repository:
         return []
     covered = Installation.objects.filter(
@@ -29,9 +30,7 @@ def trigger_candidates(*, installation_id: int | None, repository: str, event: s
     ).exists()
     if not covered:
         return []
-    owners = OAuthToken.objects.filter(
-        integration__integration_id=GITHUB_APP_INTEGRATION_ID, external_id=str(installation_id), is_active=True
-    ).values("user_id")
+    owners = repository_owner_ids(installation_id=installation_id, repository_id=repository_id, repository=repository)
     return list(
         Trigger.objects.filter(
             index_rows__repository=repository.lower(), index_rows__event=event, index_rows__owner_id__in=owners,
@@ -60,7 +59,8 @@ def _changed_files(event: str, payload: dict, installation_id: int, repository: 
 def delivery_dispatch(delivery: WebhookDelivery, payload: dict) -> int:
     """Start a run of every workflow one of whose triggers matches; returns how many started."""
     candidates = trigger_candidates(
-        installation_id=delivery.installation_id, repository=delivery.repository_full_name, event=delivery.event
+        installation_id=delivery.installation_id, repository_id=delivery.repository_id,
+        repository=delivery.repository_full_name, event=delivery.event,
     )
     if not candidates:
         return 0

@@ -1,13 +1,17 @@
 """Trigger storage for workflows (the seam WORKFLOW_TRIGGERS_MODULE names), with every config
-checked when it is saved: each refusal is a 400 naming the field and, for a pattern, the pattern."""
+checked when it is saved: each refusal is a 400 naming the field and, for a pattern, the pattern.
 
+Configs come from users and every delivery to their repository evaluates them, so their size is
+capped: the triggers per workflow, the entries per list and the characters per entry."""
+
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from aiworkflow.errors import ApplicationError
 from github_app.events import WORKFLOW_EVENTS
-from github_app.models import REPOSITORY_FULL_NAME, InstallationRepository
-from github_app.selectors import user_installation_ids
+from github_app.models import REPOSITORY_FULL_NAME
+from github_app.selectors import user_repository_access
 from triggers.models import Trigger, TriggerIndex
 from triggers.patterns import PatternInvalid, pattern_compile
 from workflows.models import Workflow
@@ -16,6 +20,8 @@ PATTERN_LISTS = ("branches", "branches_ignore", "tags", "tags_ignore", "paths", 
 NAME_LISTS = ("action_filter", "author_filter", "author_ignore", "label_filter")
 FLAGS = ("ignore_bots", "ignore_drafts", "match_deletions")
 CONFIG_KEYS = {"repository", "events", *PATTERN_LISTS, *NAME_LISTS, *FLAGS}
+MAX_ENTRIES_PER_LIST = 100  # patterns or names under one key; `events` holds at most every known event
+MAX_ENTRY_LENGTH = 255  # characters in one pattern or name
 
 
 class TriggerInvalid(ApplicationError):
@@ -28,10 +34,16 @@ def _refuse(message: str, *, position: int | None, **detail) -> None:
     raise TriggerInvalid(prefix + message, detail={"trigger": position, **detail})
 
 
-def _string_list(config: dict, key: str, position: int | None) -> None:
+def _string_list(config: dict, key: str, position: int | None, *, most: int = MAX_ENTRIES_PER_LIST) -> None:
     value = config[key]
     if not isinstance(value, list) or not value or not all(isinstance(item, str) and item for item in value):
         _refuse(f"`{key}` is a non-empty list of non-empty strings.", position=position, field=key)
+    if len(value) > most:
+        _refuse(f"`{key}` holds at most {most} entries; it has {len(value)}.", position=position, field=key)
+    too_long = next((item for item in value if len(item) > MAX_ENTRY_LENGTH), None)
+    if too_long is not None:
+        detail = {"pattern": too_long} if key in PATTERN_LISTS else {}
+        _refuse(f"`{key}`: an entry is at most {MAX_ENTRY_LENGTH} characters; one has {len(too_long)}.", position=position, field=key, **detail)
 
 
 def trigger_config_check(config, *, position: int | None = None) -> None:
@@ -45,7 +57,7 @@ def trigger_config_check(config, *, position: int | None = None) -> None:
         _refuse("`repository` is owner/name.", position=position, field="repository")
     if "events" not in config:
         _refuse("`events` is required.", position=position, field="events")
-    _string_list(config, "events", position)
+    _string_list(config, "events", position, most=len(WORKFLOW_EVENTS))
     unknown_events = sorted(set(config["events"]) - WORKFLOW_EVENTS)
     if unknown_events:
         _refuse(f"unknown events {', '.join(unknown_events)}.", position=position, field="events")
@@ -66,21 +78,20 @@ def trigger_config_check(config, *, position: int | None = None) -> None:
                 _refuse(f"`{key}`: {exc}", position=position, field=key, pattern=pattern)
 
 
-def _repository_covered(owner: AbstractBaseUser, repository: str) -> bool:
-    return InstallationRepository.objects.filter(
-        installation__installation_id__in=user_installation_ids(owner),
-        installation__deleted_at__isnull=True,
-        full_name__iexact=repository,
-    ).exists()
+def _repository_reached(owner: AbstractBaseUser, repository: str) -> bool:
+    """Whether the owner's own GitHub token sees the repository in one of their installations."""
+    return user_repository_access(user_id=owner.pk).filter(full_name__iexact=repository).exists()
 
 
 @transaction.atomic
 def triggers_replace(*, workflow: Workflow, configs: list) -> None:
+    if len(configs) > settings.WORKFLOW_MAX_TRIGGERS:
+        _refuse(f"A workflow has at most {settings.WORKFLOW_MAX_TRIGGERS} triggers; this one has {len(configs)}.", position=None, field="triggers")
     for position, config in enumerate(configs):
         trigger_config_check(config, position=position)
-        if not _repository_covered(workflow.owner, config["repository"]):
+        if not _repository_reached(workflow.owner, config["repository"]):
             _refuse(
-                f"none of your GitHub App installations covers {config['repository']}.",
+                f"{config['repository']} is not among the repositories you have connected.",
                 position=position, field="repository",
             )
     workflow.triggers.all().delete()

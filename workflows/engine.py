@@ -14,6 +14,7 @@ from datetime import timedelta
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from github import GithubException
 
@@ -39,14 +40,16 @@ def run_start(
     version: WorkflowVersion | None = None,
 ) -> WorkflowRun | None:
     """Create a run of a version (the workflow's current one by default) and enqueue it after
-    commit; None when the workflow already ran for this delivery."""
+    commit; None when the workflow already ran for this delivery. The run's tenant (owner,
+    installation, repository) is fixed here, from the event, and nothing later changes it."""
     from workflows.tasks import execute_run  # the task module imports this one
 
     try:
         with transaction.atomic():
             run = WorkflowRun.objects.create(
                 workflow=workflow, version=version or workflow.current_version, delivery=delivery, trigger=trigger,
-                dry_run=dry_run, rerun_of=rerun_of,
+                dry_run=dry_run, rerun_of=rerun_of, owner_id=workflow.owner_id,
+                installation_id=trigger.get("installation_id"), repository=trigger.get("repository") or "",
             )
     except IntegrityError:
         return None
@@ -112,7 +115,10 @@ def _execute_step(run: WorkflowRun, step: StepRun, node: dict, outputs: dict) ->
     step.attempts += 1
     step.save(update_fields=["status", "started_at", "attempts"])
     node_type = NODE_TYPES[node["type"]]
-    context = StepContext(run_id=str(run.pk), node_id=step.node_id, trigger=run.trigger, dry_run=run.dry_run)
+    context = StepContext(
+        run_id=str(run.pk), node_id=step.node_id, owner_id=run.owner_id, installation_id=run.installation_id,
+        repository=run.repository, trigger=run.trigger, dry_run=run.dry_run,
+    )
     try:
         params = template_render(node.get("params", {}), _template_context(run, outputs))
         if node_type.writes and run.dry_run:
@@ -191,12 +197,43 @@ def run_execute(*, run_id: str) -> float | None:
     return None
 
 
-def _run_finish(run: WorkflowRun, steps: dict[str, StepRun], *, timed_out: bool = False) -> None:
+def _run_finish(
+    run: WorkflowRun, steps: dict[str, StepRun], *, timed_out: bool = False, worker_lost: str = ""
+) -> None:
+    reason = "The run's deadline passed." if timed_out else worker_lost
     for step in steps.values():
         if step.status != Status.COMPLETED:
-            _finish_step(step, Conclusion.CANCELLED, error="The run's deadline passed." if timed_out else "")
-    failed = any(step.conclusion == Conclusion.FAILURE for step in steps.values())
+            _finish_step(step, Conclusion.CANCELLED, error=reason)
+    failed = worker_lost or any(step.conclusion == Conclusion.FAILURE for step in steps.values())
     run.status = Status.COMPLETED
     run.conclusion = Conclusion.TIMED_OUT if timed_out else Conclusion.FAILURE if failed else Conclusion.SUCCESS
+    run.error = worker_lost
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "conclusion", "finished_at"])
+    run.save(update_fields=["status", "conclusion", "error", "finished_at"])
+
+
+def run_delivery_take(*, run_id: str) -> bool:
+    """Count that a worker took up the run's message; False when the run must not go on.
+
+    The count is released when the worker finishes or re-queues the run (run_delivery_release),
+    so what stays counted is workers that were lost mid-run (killed for memory, or past the hard
+    time limit). A run that has lost WORKFLOW_RUN_MAX_DELIVERIES of them ends `failure` instead
+    of killing one more.
+    """
+    WorkflowRun.objects.filter(pk=run_id).update(deliveries=F("deliveries") + 1)
+    run = WorkflowRun.objects.select_related("workflow", "version").get(pk=run_id)
+    if run.status == Status.COMPLETED or run.deliveries <= settings.WORKFLOW_RUN_MAX_DELIVERIES:
+        return run.status != Status.COMPLETED
+    lost = run.deliveries - 1
+    logger.error("run stopped: its worker was lost on every attempt", extra={"run_id": run_id, "workers_lost": lost})
+    nodes = {node["id"]: node for node in run.version.definition["nodes"]}
+    _run_finish(
+        run, _steps_of(run, definition_order(run.version.definition), nodes),
+        worker_lost=f"Worker lost: the worker running this run was killed {lost} times (out of memory or past the "
+        "time limit), so the run was stopped.",
+    )
+    return False
+
+
+def run_delivery_release(*, run_id: str) -> None:
+    WorkflowRun.objects.filter(pk=run_id).update(deliveries=0)

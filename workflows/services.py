@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from aiworkflow.errors import ApplicationError
-from github_app.selectors import user_installation_ids
+from github_app.selectors import repository_access_find, user_installation_ids
 from workflows.definitions import definition_validate
 from workflows.engine import run_start
 from workflows.models import Workflow, WorkflowRun, WorkflowVersion
@@ -15,6 +15,11 @@ from workflows.models import Workflow, WorkflowRun, WorkflowVersion
 class InstallationNotYours(ApplicationError):
     status_code = 403
     default_message = "The payload names an installation of the GitHub App you are not connected to."
+
+
+class RepositoryNotYours(ApplicationError):
+    status_code = 403
+    default_message = "The payload names a repository you have not connected through that installation."
 
 
 def triggers_module():
@@ -79,22 +84,40 @@ def run_trigger_build(*, event: str, payload: dict, delivery_id: str | None = No
         "event": event,
         "action": payload.get("action", ""),
         "delivery_id": delivery_id,
-        "installation_id": (payload.get("installation") or {}).get("id"),
-        "repository": (payload.get("repository") or {}).get("full_name"),
-        "sender": (payload.get("sender") or {}).get("login"),
+        "installation_id": _member(payload, "installation", "id"),
+        "repository": _member(payload, "repository", "full_name"),
+        "sender": _member(payload, "sender", "login"),
         "payload": payload,
     }
 
 
+def _member(payload: dict, name: str, key: str):
+    """payload[name][key], or None when a (sample) payload does not have that shape."""
+    value = payload.get(name)
+    return value.get(key) if isinstance(value, dict) else None
+
+
 def workflow_test(*, workflow: Workflow, user: AbstractBaseUser, event: str, payload: dict, dry_run: bool) -> WorkflowRun:
-    """Run the workflow on a sample event. Its installation must be one of the user's: a test
-    run reads, and unless dry, writes, with that installation's token."""
+    """Run the workflow on a sample event. Its installation must be one of the user's, and its
+    repository one they reach there: a test run reads, and unless dry, writes, with that
+    installation's token, and the run stays within what the sample names."""
     trigger = run_trigger_build(event=event, payload=payload)
-    if trigger["installation_id"] is not None and trigger["installation_id"] not in user_installation_ids(user):
-        raise InstallationNotYours(detail={"installation_id": trigger["installation_id"]})
+    installation_id, repository = trigger["installation_id"], trigger["repository"]
+    if installation_id is not None and (
+        type(installation_id) is not int or installation_id not in user_installation_ids(user)
+    ):
+        raise InstallationNotYours(detail={"installation_id": installation_id})
+    if repository is not None and (
+        installation_id is None
+        or not isinstance(repository, str)
+        or repository_access_find(user_id=user.pk, installation_id=installation_id, repository=repository) is None
+    ):
+        raise RepositoryNotYours(detail={"repository": repository})
     return run_start(workflow=workflow, trigger=trigger, dry_run=dry_run)
 
 
 def run_rerun(*, run: WorkflowRun) -> WorkflowRun:
-    """Run the same version on the same event again, as a new run."""
-    return run_start(workflow=run.workflow, version=run.version, trigger=run.trigger, dry_run=run.dry_run, rerun_of=run)
+    """Run the same version on the same event again, as a new run in the same tenant; its
+    steps check the owner's access again when they execute."""
+    trigger = {**run.trigger, "installation_id": run.installation_id, "repository": run.repository or None}
+    return run_start(workflow=run.workflow, version=run.version, trigger=trigger, dry_run=run.dry_run, rerun_of=run)

@@ -1,13 +1,18 @@
 from celery import shared_task
 
-from workflows.engine import run_execute
+from workflows.engine import run_delivery_release, run_delivery_take, run_execute
 
 
 @shared_task(bind=True, max_retries=None)
 def execute_run(self, run_id: str) -> None:
     """Run or resume a workflow run; a step asking to be tried later re-queues the whole run,
     which resumes at that step. Run eagerly (tests, CELERY_TASK_ALWAYS_EAGER), Celery cannot
-    re-queue, so the run resumes at once instead."""
-    while (delay := run_execute(run_id=run_id)) is not None:
-        if not self.request.is_eager:
-            raise self.retry(countdown=delay)
+    re-queue, so the run resumes at once instead. A run whose workers keep dying is stopped."""
+    if not run_delivery_take(run_id=run_id):
+        return
+    try:
+        while (delay := run_execute(run_id=run_id)) is not None:
+            if not self.request.is_eager:
+                raise self.retry(countdown=delay)
+    finally:
+        run_delivery_release(run_id=run_id)

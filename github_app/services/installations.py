@@ -23,46 +23,79 @@ def _timestamp(value) -> datetime | None:
     return parse_datetime(value)
 
 
-def installation_upsert(*, data: dict) -> Installation:
-    """Create or update an installation from GitHub's installation object."""
+def installation_upsert(*, data: dict, as_of: datetime | None = None) -> Installation:
+    """Create or update an installation from GitHub's installation object, as GitHub had it at
+    `as_of` (now by default). Only what the object carries is changed: the installation object
+    of an `installation_repositories` event has no `suspended_at`, and must not unsuspend."""
     account = data.get("account") or {}
-    installation, _ = Installation.objects.update_or_create(
-        installation_id=data["id"],
-        defaults={
-            "account_id": account.get("id") or 0,
-            "account_login": account.get("login") or "",
-            "account_type": account.get("type") or data.get("target_type") or "",
-            "repository_selection": data.get("repository_selection") or "",
-            "permissions": data.get("permissions") or {},
-            "events": data.get("events") or [],
-            "html_url": data.get("html_url") or "",
-            "suspended_at": _timestamp(data.get("suspended_at")),
-            "deleted_at": None,
-        },
-    )
+    fields = {
+        "account_id": account.get("id") or 0,
+        "account_login": account.get("login") or "",
+        "account_type": account.get("type") or data.get("target_type") or "",
+        "repository_selection": data.get("repository_selection") or "",
+        "permissions": data.get("permissions") or {},
+        "events": data.get("events") or [],
+        "html_url": data.get("html_url") or "",
+        "deleted_at": None,
+        "state_as_of": as_of or timezone.now(),
+    }
+    if "suspended_at" in data:
+        fields["suspended_at"] = _timestamp(data["suspended_at"])
+    installation, _ = Installation.objects.update_or_create(installation_id=data["id"], defaults=fields)
     return installation
+
+
+def installation_record(*, data: dict) -> Installation:
+    """Our record of the installation an event names, created from its object when missing.
+    An existing record keeps its status: events other than `installation` carry a partial
+    installation object, with no suspension in it."""
+    installation = Installation.objects.filter(installation_id=data["id"]).first()
+    if installation is None:
+        installation = installation_upsert(data=data)
+        Installation.objects.filter(pk=installation.pk).update(state_as_of=None)
+    elif data.get("repository_selection"):
+        installation.repository_selection = data["repository_selection"]
+        installation.save(update_fields=["repository_selection", "updated_at"])
+    return installation
+
+
+def installation_account_rename(*, installation_id: int, account: dict) -> None:
+    Installation.objects.filter(installation_id=installation_id).update(
+        account_login=account.get("login") or "", updated_at=timezone.now()
+    )
+
+
+def installation_is_newer_than(*, installation_id: int, as_of: datetime, aspect: str = "state_as_of") -> bool:
+    """Whether our record already shows a state newer than `as_of`: a lifecycle delivery from
+    before it must not roll that state back."""
+    return Installation.objects.filter(installation_id=installation_id, **{f"{aspect}__gt": as_of}).exists()
 
 
 @transaction.atomic
-def installation_store(*, data: dict, repositories: list[dict]) -> Installation:
+def installation_store(*, data: dict, repositories: list[dict], as_of: datetime | None = None) -> Installation:
     """Make our record of an installation match GitHub's, its full repository list included."""
-    installation = installation_upsert(data=data)
-    installation_repositories_replace(installation=installation, repositories=repositories)
+    installation = installation_upsert(data=data, as_of=as_of)
+    installation_repositories_replace(installation=installation, repositories=repositories, as_of=as_of)
     return installation
 
 
-def installation_repositories_replace(*, installation: Installation, repositories: list[dict]) -> None:
+def installation_repositories_replace(
+    *, installation: Installation, repositories: list[dict], as_of: datetime | None = None
+) -> None:
     installation.repositories.exclude(repository_id__in=[repo["id"] for repo in repositories]).delete()
-    installation_repositories_add(installation=installation, repositories=repositories)
+    installation_repositories_add(installation=installation, repositories=repositories, as_of=as_of)
 
 
-def installation_repositories_add(*, installation: Installation, repositories: list[dict]) -> None:
+def installation_repositories_add(
+    *, installation: Installation, repositories: list[dict], as_of: datetime | None = None
+) -> None:
     for repo in repositories:
         InstallationRepository.objects.update_or_create(
             installation=installation,
             repository_id=repo["id"],
             defaults={"full_name": repo["full_name"], "private": bool(repo.get("private"))},
         )
+    Installation.objects.filter(pk=installation.pk).update(repositories_as_of=as_of or timezone.now())
 
 
 def installation_resync(*, installation_id: int) -> Installation:
@@ -73,9 +106,9 @@ def installation_resync(*, installation_id: int) -> Installation:
 
 
 @transaction.atomic
-def installation_mark_deleted(*, data: dict) -> Installation:
+def installation_mark_deleted(*, data: dict, as_of: datetime | None = None) -> Installation:
     """The App was uninstalled: keep the record, end every user's connection to it."""
-    installation = installation_upsert(data=data)
+    installation = installation_upsert(data=data, as_of=as_of)
     installation.deleted_at = timezone.now()
     installation.save(update_fields=["deleted_at", "updated_at"])
     for token in OAuthToken.objects.filter(

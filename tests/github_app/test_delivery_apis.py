@@ -9,24 +9,29 @@ LIST = "/api/v1/app/deliveries"
 Status = WebhookDelivery.Status
 
 
+REPOSITORIES = {11: "octo/one", 12: "octo/two", 21: "other/one"}
+
+
 def delivery(installation_id: int, **fields) -> WebhookDelivery:
     defaults = {
         "delivery_id": f"d-{WebhookDelivery.objects.count()}", "event": "push", "installation_id": installation_id,
         "repository_full_name": "octo/one", "payload": b'{"ref": "refs/heads/main"}', "status": Status.PROCESSED,
     }
-    return WebhookDelivery.objects.create(**{**defaults, **fields})
+    fields = {**defaults, **fields}
+    ids = {name: repository_id for repository_id, name in REPOSITORIES.items()}
+    return WebhookDelivery.objects.create(repository_id=ids.get(fields["repository_full_name"]), **fields)
 
 
 @pytest.fixture
 def mine(user):
-    github_connection(user, 1)
+    github_connection(user, 1, repositories={11: "octo/one", 12: "octo/two"})
     return [delivery(1), delivery(1, event="issues", status=Status.FAILED, repository_full_name="octo/two")]
 
 
 class TestList:
     def test_lists_only_deliveries_of_the_users_installations(self, api, other_user, mine):
-        github_connection(other_user, 2)
-        delivery(2)
+        github_connection(other_user, 2, repositories={21: "other/one"})
+        delivery(2, repository_full_name="other/one")
         delivery(None, event="ping")
 
         response = api.get(LIST)
@@ -47,8 +52,22 @@ class TestList:
         assert response.status_code == 400
         assert set(response.json()) == {"error", "detail"}
 
+    def test_a_collaborator_sees_only_the_repositories_their_own_token_sees(self, api, other_user, mine):
+        """Bob collaborates on octo/two only, in the same installation: Alice's octo/one stays
+        hidden from him, in the list, its filters and its replay."""
+        github_connection(other_user, 1, repositories={12: "octo/two"})
+        bob = client_for(other_user)
+
+        listed = bob.get(LIST).json()["results"]
+        filtered = bob.get(LIST, {"repository": "octo/one"}).json()["results"]
+        replay = bob.post(f"{LIST}/{mine[0].pk}/replay")
+
+        assert [item["repository"] for item in listed] == ["octo/two"]
+        assert filtered == []
+        assert replay.status_code == 404
+
     def test_pages_with_a_cursor(self, api, user):
-        github_connection(user, 1)
+        github_connection(user, 1, repositories={11: "octo/one"})
         for _ in range(5):
             delivery(1)
 

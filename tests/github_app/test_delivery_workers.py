@@ -9,25 +9,17 @@ import psycopg
 import pytest
 from django.db import connection
 
-from aiworkflow.celery import app as celery_app
 from github_app.models import InstallationRepository, WebhookDelivery
 from github_app.services.deliveries import deliveries_relay, delivery_claim
 from tests.github_app.github_stub import installation_body, repository
 from tests.github_app.webhooks import fixture_body, post_webhook
 from tests.github_server import github_server
-from tests.worker import broker_queue_purge, run_at_once, wait_until, worker_process
+from tests.worker import run_at_once, wait_until, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 INSTALLATION_ID = 957387
 Status = WebhookDelivery.Status
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """Tasks go to the broker, not run in the test."""
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
-    broker_queue_purge()
 
 
 @pytest.fixture

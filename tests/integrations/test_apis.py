@@ -16,7 +16,9 @@ def connect(user, installation_id: int, **fields) -> OAuthToken:
         defaults={"account_id": 7, "account_login": "octo-org", "account_type": "Organization", "repository_selection": "selected"},
     )
     InstallationRepository.objects.get_or_create(installation=installation, repository_id=installation_id * 10, full_name=f"octo-org/repo-{installation_id}")
-    return github_connection(user, installation_id, access_token="ghu_secret", **fields)
+    return github_connection(
+        user, installation_id, access_token="ghu_secret", repositories={installation_id * 10: f"octo-org/repo-{installation_id}"}, **fields
+    )
 
 
 class TestList:

@@ -1,8 +1,17 @@
-import pytest
+import time
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from github_app.events import WORKFLOW_EVENTS
 from tests.conftest import load_fixture
+from triggers.models import Trigger
+from workflows.models import Workflow
 
 TEST = "/api/v1/app/triggers/test"
+WORKFLOWS = "/api/v1/app/workflows"
+EVIL_PATTERN = "**a**a**a**a**a**a**a**b"  # backtracking took more than 20 s on a 300-character branch
 
 
 def ask(api, config, event="push", payload=None, **extra):
@@ -62,6 +71,75 @@ def test_invalid_configs_are_a_400_naming_the_field_and_pattern(api, config, fie
     detail = response.json()["detail"]
     assert detail["field"] == field
     assert detail.get("pattern") == pattern
+
+
+@pytest.mark.parametrize(
+    "config, field, pattern",
+    [
+        ({"events": ["push"], "branches": ["**a" * 85 + "b"]}, "branches", "**a" * 85 + "b"),
+        ({"events": ["push"], "tags": [f"v{n}.*" for n in range(101)]}, "tags", None),
+        ({"events": ["push"], "paths": [f"docs/{n}/**" for n in range(101)]}, "paths", None),
+        ({"events": ["pull_request"], "label_filter": [f"label-{n}" for n in range(101)]}, "label_filter", None),
+        ({"events": ["pull_request"], "author_ignore": ["a" * 256]}, "author_ignore", None),
+        ({"events": ["push"] * (len(WORKFLOW_EVENTS) + 1)}, "events", None),
+    ],
+    ids=["256-character pattern", "101 tags", "101 paths", "101 labels", "256-character login", "more events than exist"],
+)
+def test_oversized_configs_are_a_400_naming_the_field(api, config, field, pattern):
+    response = ask(api, config)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"error", "detail"} and "at most" in body["error"]
+    assert (body["detail"]["field"], body["detail"].get("pattern")) == (field, pattern)
+
+
+@pytest.mark.parametrize(
+    "patterns, branch",
+    [
+        ([EVIL_PATTERN], "a" * 300),
+        ([EVIL_PATTERN], "a" * 1000),
+        ([f"{'**a' * 84}{n:03}" for n in range(100)], "a" * 1000),  # as many as a list holds, as long as a pattern may be
+    ],
+    ids=["the reported attack", "on 1,000 characters", "100 patterns of 255 characters"],
+)
+def test_evil_patterns_answer_quickly_and_do_not_match(api, patterns, branch):
+    payload = {**load_fixture("push_5"), "ref": f"refs/heads/{branch}"}
+
+    started = time.perf_counter()
+    response = ask(api, {"events": ["push"], "branches": patterns}, payload=payload)
+    elapsed = time.perf_counter() - started
+
+    assert response.status_code == 200
+    assert response.json()["matched"] is False
+    assert elapsed < 1
+
+
+def test_a_workflow_with_more_than_20_triggers_is_a_400_and_nothing_is_written(api):
+    trigger = {"config": {"repository": "Codertocat/Hello-World", "events": ["push"]}}
+    definition = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condition": "true"}}], "edges": []}
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(WORKFLOWS, {"name": "Many", "definition": definition, "triggers": [trigger] * 21}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"error", "detail"} and "no more than 20" in str(body["detail"]["triggers"])
+    assert not [query for query in queries.captured_queries if "triggers_trigger" in query["sql"]]
+    assert not Workflow.objects.exists() and not Trigger.objects.exists()
+
+
+def test_the_trigger_service_holds_the_cap_for_every_caller(user):
+    from triggers.services import TriggerInvalid, triggers_replace
+    from workflows.services import workflow_create
+
+    definition = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condition": "true"}}], "edges": []}
+    workflow = workflow_create(owner=user, name="Many", definition=definition)
+
+    with pytest.raises(TriggerInvalid, match="at most 20 triggers"):
+        triggers_replace(workflow=workflow, configs=[{"repository": "Codertocat/Hello-World", "events": ["push"]}] * 21)
+
+    assert not Trigger.objects.exists()
 
 
 @pytest.mark.parametrize("body", [{}, {"config": {}, "event": "push"}, {"config": {}, "event": "nope", "payload": {}}, {"config": [], "event": "push", "payload": {}}])

@@ -29,7 +29,7 @@ def installation(db):
 
 @pytest.fixture
 def workflow(user, installation):
-    github_connection(user, INSTALLATION)
+    github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["pull_request"], "ignore_bots": True, "ignore_drafts": True}
     return workflow_create(owner=user, name="On PRs", definition=CONDITION, triggers=[trigger])
 
@@ -65,7 +65,7 @@ def test_a_pull_request_delivery_ends_in_a_completed_run(workflow, deliver):
 
 def test_the_ai_review_workflow_end_to_end(user, installation, deliver, github_http, settings):
     settings.AI_BASE_URL, settings.AI_MODEL = "https://llm.test/v1", "gpt-test"
-    github_connection(user, INSTALLATION)
+    github_connection(user, INSTALLATION, repositories={186853002: REPO})
     workflow_create(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
     github = FakeGitHub(github_http)
     llm_answers(github_http, (200, "Ship it."))
@@ -104,6 +104,19 @@ def test_no_run_for_a_repository_the_owner_has_not_connected(workflow, other_use
     assert list(WorkflowRun.objects.values_list("workflow__owner", flat=True)) == [workflow.owner_id]
 
 
+def test_no_run_for_a_collaborator_of_the_installation_who_cannot_see_the_repository(workflow, other_user, deliver):
+    """Bob is connected to the same installation but his own token sees another repository only:
+    a trigger on Hello-World, saved while he could see it, no longer starts his workflow."""
+    github_connection(other_user, INSTALLATION, repositories={42: "Codertocat/other"})
+    collaborator = workflow_create(owner=other_user, name="Former collaborator", definition=CONDITION)
+    trigger = Trigger.objects.create(workflow=collaborator, config={"repository": REPO, "events": ["pull_request"]})
+    TriggerIndex.objects.create(trigger=trigger, repository=REPO.lower(), event="pull_request", owner_id=other_user.pk)
+
+    deliver()
+
+    assert list(WorkflowRun.objects.values_list("workflow__owner", flat=True)) == [workflow.owner_id]
+
+
 def test_no_run_when_the_installation_is_suspended_or_the_repository_not_covered(workflow, installation, deliver):
     installation.suspended_at = installation.updated_at
     installation.save()
@@ -134,7 +147,7 @@ def test_inactive_and_deleted_workflows_are_not_candidates(workflow, deliver):
 
 
 def test_path_filters_on_a_pull_request_read_its_files(user, installation, deliver, github_http):
-    github_connection(user, INSTALLATION)
+    github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["pull_request"], "paths": ["docs/**"]}
     workflow_create(owner=user, name="Docs only", definition=CONDITION, triggers=[trigger])
     github = FakeGitHub(github_http)  # the pull request changes README.md only
@@ -146,15 +159,15 @@ def test_path_filters_on_a_pull_request_read_its_files(user, installation, deliv
 
 
 def test_candidates_come_from_the_index(workflow):
-    assert [trigger.workflow for trigger in trigger_candidates(installation_id=INSTALLATION, repository=REPO.upper(), event="pull_request")] == [workflow]
-    assert trigger_candidates(installation_id=INSTALLATION, repository=REPO, event="push") == []
-    assert trigger_candidates(installation_id=999, repository=REPO, event="pull_request") == []
+    assert [trigger.workflow for trigger in trigger_candidates(installation_id=INSTALLATION, repository_id=None, repository=REPO.upper(), event="pull_request")] == [workflow]
+    assert trigger_candidates(installation_id=INSTALLATION, repository_id=None, repository=REPO, event="push") == []
+    assert trigger_candidates(installation_id=999, repository_id=None, repository=REPO, event="pull_request") == []
 
 
 def test_a_push_too_long_for_its_payload_reads_its_files_from_compare(user, installation, deliver, github_http):
     from tests.github_app.github_stub import api_url
 
-    github_connection(user, INSTALLATION)
+    github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["push"], "branches": ["main"], "paths": ["docs/**"]}
     workflow_create(owner=user, name="Docs pushes", definition=CONDITION, triggers=[trigger])
     github_http.post(api_url(f"/app/installations/{INSTALLATION}/access_tokens"), json={"token": "ghs_c", "expires_at": "2099-01-01T00:00:00Z"}, status=201)

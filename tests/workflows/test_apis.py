@@ -25,7 +25,7 @@ def connected(user):
         installation_id=INSTALLATION, account_id=1, account_login="Codertocat", account_type="User", repository_selection="selected"
     )
     InstallationRepository.objects.create(installation=installation, repository_id=1, full_name="Codertocat/Hello-World")
-    github_connection(user, INSTALLATION)
+    github_connection(user, INSTALLATION, repositories={1: "Codertocat/Hello-World"})
 
 
 def create(api, **changes):

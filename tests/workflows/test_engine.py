@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from github_app.repository_context import comment_marker
-from tests.conftest import load_fixture
+from tests.conftest import github_connection, load_fixture
 from tests.github_app.github_stub import api_url
 from workflows.engine import run_start
 from workflows.models import Conclusion, Status, WorkflowRun
@@ -88,6 +88,7 @@ def llm_answers(mock, *answers):
 
 @pytest.fixture
 def workflow(user):
+    github_connection(user, INSTALLATION, repositories={186853002: REPO})
     return workflow_create(owner=user, name="AI review", definition=REVIEW)
 
 

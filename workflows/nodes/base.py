@@ -6,21 +6,19 @@ class StepFailed(Exception):
     """A step failed for a reason retrying cannot change (bad input, a 4xx, no provider)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepContext:
-    """What a node knows of its run: the triggering event and whether writes are simulated."""
+    """What a node knows of its run: the tenant it works in (owner, installation, repository:
+    fixed when the run was created, beyond any template's reach), the triggering event, and
+    whether writes are simulated."""
 
     run_id: str
     node_id: str
+    owner_id: int
+    installation_id: int | None
+    repository: str
     trigger: dict
     dry_run: bool
-
-    @property
-    def installation_id(self) -> int:
-        installation_id = self.trigger.get("installation_id")
-        if not installation_id:
-            raise StepFailed("The triggering event names no installation of the GitHub App.")
-        return installation_id
 
     @property
     def payload(self) -> dict:

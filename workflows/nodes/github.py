@@ -1,4 +1,12 @@
-"""GitHub nodes. Repository and number default to the triggering event's."""
+"""GitHub nodes. Repository and number default to the triggering event's.
+
+Every node works only inside its run's tenant: the repository it names must be one that the
+workflow's owner reaches now (their connection is active and their own GitHub token sees the
+repository) within the run's installation. That is checked before any call to GitHub, at every
+execution, so a revoked or narrowed connection stops reruns and replays too.
+"""
+
+import re
 
 from github_app.models import REPOSITORY_FULL_NAME
 from github_app.repository_context import (
@@ -9,15 +17,47 @@ from github_app.repository_context import (
     labels_add,
     pull_request_context,
 )
+from github_app.selectors import installation_connected, repository_access_find
 from workflows.nodes.base import NUMBER_OR_TEMPLATE, TEMPLATED_STRING, StepContext, StepFailed, node_type
 
+COMMIT_SHA = re.compile(r"^[0-9a-fA-F]{7,64}\Z")  # abbreviated to full SHA-1, or SHA-256
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _repository(params: dict, context: StepContext) -> str:
-    repository = params.get("repository") or context.trigger.get("repository") or ""
+    """The repository the node works on, once it is known to be within the run's tenant."""
+    repository = params.get("repository") or context.repository
     if not REPOSITORY_FULL_NAME.match(repository):
         raise StepFailed(f"No repository to work on: {repository!r} is not owner/name.")
+    if context.installation_id is None:
+        raise StepFailed("The run names no installation of the GitHub App, so it can reach no repository.")
+    if not installation_connected(user_id=context.owner_id, installation_id=context.installation_id):
+        raise StepFailed(
+            f"The workflow's owner is no longer connected to installation {context.installation_id}; "
+            "connect GitHub again to run it."
+        )
+    if repository_access_find(user_id=context.owner_id, installation_id=context.installation_id, repository=repository) is None:
+        raise StepFailed(
+            f"{repository} is not among the repositories the workflow's owner reaches through installation "
+            f"{context.installation_id}."
+        )
     return repository
+
+
+def _path(value: str, *, name: str) -> str:
+    """A path or ref inside the repository: no climbing out with `..`, no absolute path, no
+    control characters (each segment is URL-quoted on the way out as well)."""
+    if not isinstance(value, str) or not value or len(value) > 4096:
+        raise StepFailed(f"`{name}` must be a non-empty path of at most 4096 characters.")
+    if value.startswith("/") or _CONTROL_CHARACTERS.search(value) or ".." in value.split("/"):
+        raise StepFailed(f"`{name}` {value[:200]!r} may not start with /, contain a .. segment or control characters.")
+    return value
+
+
+def _sha(value: str) -> str:
+    if not isinstance(value, str) or not COMMIT_SHA.match(value):
+        raise StepFailed(f"`sha` {str(value)[:100]!r} is not a commit SHA (7 to 64 hexadecimal characters).")
+    return value
 
 
 def _number(params: dict, context: StepContext) -> int:
@@ -57,7 +97,8 @@ def get_commit(params: dict, context: StepContext) -> dict:
     sha = params.get("sha") or payload.get("after") or (payload.get("head_commit") or {}).get("id") or payload.get("sha")
     if not sha:
         raise StepFailed("No commit: give `sha` or trigger on an event that has one.")
-    return commit_context(installation_id=context.installation_id, repo=_repository(params, context), sha=sha, reads=_reads(context))
+    repository = _repository(params, context)
+    return commit_context(installation_id=context.installation_id, repo=repository, sha=_sha(sha), reads=_reads(context))
 
 
 @node_type(
@@ -66,9 +107,11 @@ def get_commit(params: dict, context: StepContext) -> dict:
     required=("path",),
 )
 def get_file(params: dict, context: StepContext) -> dict:
+    ref = _path(params["ref"], name="ref") if params.get("ref") else None
+    path = _path(params["path"], name="path")
     return file_content(
-        installation_id=context.installation_id, repo=_repository(params, context), path=params["path"],
-        ref=params.get("ref") or None, reads=_reads(context),
+        installation_id=context.installation_id, repo=_repository(params, context), path=path, ref=ref,
+        reads=_reads(context),
     )
 
 

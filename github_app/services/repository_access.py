@@ -1,0 +1,121 @@
+"""What each connection reaches: the repositories its user's own GitHub token sees in the
+installation. GitHub grants people access per repository, so a collaborator on one repository of
+an organisation's installation reaches that repository, not the installation's others.
+
+The set is stored with the connection and re-read from GitHub when the connection completes, on
+`installation` and `installation_repositories` events, and periodically (beat). The user's token
+expires after 8 hours; it is refreshed with its refresh token (GitHub rotates both). A token that
+GitHub no longer accepts leaves the connection with no access at all until the user connects
+again: failing closed, never open.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from github_app import client
+from github_app.errors import OAuthCodeInvalid, UserTokenRejected
+from github_app.models import GITHUB_APP_INTEGRATION_ID, RepositoryAccess
+from integrations.models import OAuthToken
+
+logger = logging.getLogger(__name__)
+# A user token with less validity left than this is refreshed before it is used.
+TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
+
+
+def repository_access_replace(*, connection: OAuthToken, repositories: list[dict]) -> None:
+    """Make the connection reach exactly `repositories` ({id, full_name}) of its installation."""
+    installation_id = int(connection.external_id)
+    with transaction.atomic():
+        connection.repository_access.exclude(repository_id__in=[repo["id"] for repo in repositories]).delete()
+        for repo in repositories:
+            RepositoryAccess.objects.update_or_create(
+                connection=connection, repository_id=repo["id"],
+                defaults={"installation_id": installation_id, "full_name": repo["full_name"]},
+            )
+        OAuthToken.objects.filter(pk=connection.pk).update(synced_at=timezone.now())
+
+
+def repository_access_remove(*, installation_id: int, repository_ids: list[int]) -> int:
+    """Repositories removed from the installation leave every connection at once, before any
+    call to GitHub; returns how many grants went."""
+    deleted, _ = RepositoryAccess.objects.filter(installation_id=installation_id, repository_id__in=repository_ids).delete()
+    return deleted
+
+
+def _user_token(connection: OAuthToken) -> str:
+    """The connection's user token, refreshed first when it is about to expire. The row is
+    locked meanwhile: GitHub rotates the refresh token, so two refreshes at once would spend it
+    twice and lose the connection."""
+    with transaction.atomic():
+        locked = OAuthToken.objects.select_for_update().get(pk=connection.pk)
+        expires_at = locked.access_token_expires_at
+        if not locked.access_token:
+            raise UserTokenRejected()
+        if expires_at is None or expires_at - TOKEN_REFRESH_MARGIN > timezone.now():
+            return locked.access_token
+        if not locked.refresh_token:
+            raise UserTokenRejected()
+        try:
+            fresh = client.oauth_token_refresh(refresh_token=locked.refresh_token)
+        except OAuthCodeInvalid:
+            raise UserTokenRejected() from None
+        locked.access_token = fresh["access_token"]
+        locked.refresh_token = fresh.get("refresh_token") or locked.refresh_token
+        seconds = fresh.get("expires_in")
+        locked.access_token_expires_at = timezone.now() + timedelta(seconds=int(seconds)) if seconds else None
+        locked.save(update_fields=["access_token", "refresh_token", "access_token_expires_at", "updated_at"])
+        return locked.access_token
+
+
+def repository_access_sync(*, connection: OAuthToken) -> int:
+    """Re-read what the connection's user sees in the installation; returns how many
+    repositories they reach. A token GitHub refuses empties the set (the user must connect
+    again); GitHub being down or rate limited raises, for the caller to retry."""
+    installation_id = int(connection.external_id)
+    try:
+        repositories = client.user_installation_repositories(
+            user_token=_user_token(connection), installation_id=installation_id
+        )
+    except UserTokenRejected:
+        logger.warning("user token rejected: repository access cleared", extra={"installation_id": installation_id})
+        repositories = []
+        connection.credential_data = {**connection.credential_data, "reauthorization_required": True}
+        connection.save(update_fields=["credential_data", "updated_at"])
+    repository_access_replace(connection=connection, repositories=repositories)
+    return len(repositories)
+
+
+def _active_connections():
+    return OAuthToken.objects.filter(integration__integration_id=GITHUB_APP_INTEGRATION_ID, is_active=True)
+
+
+def installation_access_sync(*, installation_id: int) -> None:
+    """Re-read the access of every connection to the installation (after an `installation` or
+    `installation_repositories` event changed what it covers)."""
+    for connection in _active_connections().filter(external_id=str(installation_id)):
+        repository_access_sync(connection=connection)
+
+
+def repository_access_sync_due(*, limit: int = 100) -> int:
+    """Re-read the access of connections never read (existing ones after the upgrade come
+    first) or read longer ago than GITHUB_REPOSITORY_ACCESS_MAX_AGE_SECONDS; returns how many.
+    One connection's failure does not hold up the others: it stays due."""
+    horizon = timezone.now() - timedelta(seconds=settings.GITHUB_REPOSITORY_ACCESS_MAX_AGE_SECONDS)
+    due = (
+        _active_connections()
+        .filter(Q(synced_at__isnull=True) | Q(synced_at__lt=horizon))
+        .order_by(F("synced_at").asc(nulls_first=True))[:limit]
+    )
+    synced = 0
+    for connection in due:
+        try:
+            repository_access_sync(connection=connection)
+            synced += 1
+        except Exception:  # GitHub down or rate limited: the connection stays due for the next pass
+            logger.warning("repository access sync failed", exc_info=True, extra={"installation_id": connection.external_id})
+    return synced
