@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from aiworkflow.redaction import redact_secrets
-from github_app.models import Installation, InstallationRepository, WebhookDelivery
+from github_app.models import Installation, InstallationRepository, PendingInstallCompletion, WebhookDelivery
 from github_app.services.deliveries import DeliveryNotReplayable, delivery_replay
 
 
@@ -32,6 +32,24 @@ class InstallationAdmin(admin.ModelAdmin):
         return [field.name for field in Installation._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(PendingInstallCompletion)
+class PendingInstallCompletionAdmin(admin.ModelAdmin):
+    """Installs verified at the callback, waiting for their user to complete them. Read-only; the
+    user's GitHub tokens and the completion's digest are never shown. Deleting one cancels it."""
+
+    list_display = ["installation_id", "user", "github_login", "setup_action", "created_at", "expires_at", "completed_at"]
+    fields = list_display
+    readonly_fields = list_display
+    search_fields = ["installation_id", "github_login", "user__username"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 

@@ -2,22 +2,28 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponseRedirect
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from aiworkflow.api import newest_first_pagination
+from aiworkflow.net import client_ip
+from aiworkflow.throttling import FailOpen
 from github_app.models import Installation, WebhookDelivery
-from github_app.selectors import delivery_get, delivery_list, github_integration_list
+from github_app.selectors import GitHubIntegration, delivery_get, delivery_list, github_integration_list
 from github_app.services.deliveries import delivery_replay
-from github_app.services.install_flow import installation_callback_complete, install_url_build
+from github_app.services.install_flow import install_callback_verify, install_complete, install_url_build
 from integrations.serializers import IntegrationItemSerializer, integration_list_body
 
 
 class InstallationOutputSerializer(serializers.Serializer):
+    """An installation as one connection sees it: `repositories` are those of the installation
+    that the connection reaches (the context's `repository_ids`), not all of them."""
+
     class RepositorySerializer(serializers.Serializer):
         id = serializers.IntegerField(source="repository_id")
         full_name = serializers.CharField()
@@ -29,7 +35,7 @@ class InstallationOutputSerializer(serializers.Serializer):
     html_url = serializers.CharField()
     suspended = serializers.SerializerMethodField()
     deleted = serializers.SerializerMethodField()
-    repositories = RepositorySerializer(many=True, source="repositories.all")
+    repositories = serializers.SerializerMethodField()
 
     def get_account(self, installation: Installation) -> dict:
         return {"id": installation.account_id, "login": installation.account_login, "type": installation.account_type}
@@ -39,6 +45,16 @@ class InstallationOutputSerializer(serializers.Serializer):
 
     def get_deleted(self, installation: Installation) -> bool:
         return installation.deleted_at is not None
+
+    @extend_schema_field(RepositorySerializer(many=True))
+    def get_repositories(self, installation: Installation) -> list:
+        reachable = self.context["repository_ids"]
+        repositories = [repo for repo in installation.repositories.all() if repo.repository_id in reachable]
+        return self.RepositorySerializer(repositories, many=True).data
+
+
+def installation_output(*, installation: Installation, repository_ids: set[int]) -> dict:
+    return InstallationOutputSerializer(installation, context={"repository_ids": repository_ids}).data
 
 
 class GitHubInstallUrlApi(APIView):
@@ -50,14 +66,29 @@ class GitHubInstallUrlApi(APIView):
         return Response({"install_url": install_url_build(user=request.user)})
 
 
+class InstallCallbackThrottle(FailOpen, SimpleRateThrottle):
+    """The public callback, per client address (behind TRUSTED_PROXY_COUNT proxies, the address
+    the outermost one saw): it spends a GitHub code exchange and API calls on every request."""
+
+    scope = "github_install_callback"
+
+    def get_rate(self) -> str:
+        return settings.GITHUB_INSTALL_CALLBACK_THROTTLE_RATE
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
+
+
 class GitHubInstallCallbackApi(APIView):
     """Where GitHub sends the browser after an install; public, since it arrives by redirect.
 
-    A frontend that relays the callback may send the user's JWT: it must then be the user the
-    state was issued to.
+    It binds nothing: a verified install answers a pending completion, which the user the
+    state names completes with their JWT (GitHubInstallCompleteApi). A frontend that relays the
+    callback may send the user's JWT: it must then be the user the state was issued to.
     """
 
     permission_classes = [AllowAny]
+    throttle_classes = [InstallCallbackThrottle]
 
     class InstallCallbackInputSerializer(serializers.Serializer):
         state = serializers.CharField(max_length=1024)
@@ -73,29 +104,60 @@ class GitHubInstallCallbackApi(APIView):
                 raise serializers.ValidationError({"installation_id": ["This field is required."]})
             return data
 
-    @extend_schema(parameters=[InstallCallbackInputSerializer], responses={200: IntegrationItemSerializer})
-    def get(self, request: Request) -> Response:
+    class InstallPendingOutputSerializer(serializers.Serializer):
+        class AccountSerializer(serializers.Serializer):
+            id = serializers.IntegerField()
+            login = serializers.CharField()
+            type = serializers.CharField()
+
+        status = serializers.CharField()
+        completion = serializers.CharField()
+        installation_id = serializers.IntegerField()
+        account = AccountSerializer()
+
+    class InstallRequestedOutputSerializer(serializers.Serializer):
+        status = serializers.CharField()
+
+    @extend_schema(
+        parameters=[InstallCallbackInputSerializer],
+        responses={200: InstallPendingOutputSerializer, 202: InstallRequestedOutputSerializer, 302: None},
+    )
+    def get(self, request: Request) -> Response | HttpResponseRedirect:
         serializer = self.InstallCallbackInputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
-        result = installation_callback_complete(
+        result = install_callback_verify(
             state=params["state"],
             setup_action=params["setup_action"],
             installation_id=params.get("installation_id"),
             code=params.get("code"),
             presenter=request.user if request.user.is_authenticated else None,
         )
-        if result.pending:
-            body = {"success": True, "status": "pending", "setup_action": "request"}
-            return self._answer(body, status.HTTP_202_ACCEPTED, {"status": "pending"})
-        body = {
-            "success": True,
-            "status": "installed" if params["setup_action"] == "install" else "updated",
-            "integration": IntegrationItemSerializer(result.token).data,
-            "installation": InstallationOutputSerializer(result.installation).data,
-        }
-        query = {"status": body["status"], "installation_id": result.installation.installation_id}
+        if result.pending is None:
+            body = self.InstallRequestedOutputSerializer({"status": "requested"}).data
+            return self._answer(body, status.HTTP_202_ACCEPTED, {"status": "requested"})
+        pending = result.pending
+        body = self.InstallPendingOutputSerializer(
+            {
+                "status": "pending",
+                "completion": result.completion,
+                "installation_id": pending.installation_id,
+                "account": self._account(pending.installation_data),
+            }
+        ).data
+        query = {"status": "pending", "completion": result.completion, "installation_id": pending.installation_id}
         return self._answer(body, status.HTTP_200_OK, query)
+
+    @staticmethod
+    def _account(installation_data: dict) -> dict:
+        """The account the App is installed on, as our installation record keeps it (an
+        enterprise account has no login)."""
+        account = installation_data.get("account") or {}
+        return {
+            "id": account.get("id") or 0,
+            "login": account.get("login") or "",
+            "type": account.get("type") or installation_data.get("target_type") or "",
+        }
 
     @staticmethod
     def _answer(body: dict, status_code: int, query: dict) -> Response | HttpResponseRedirect:
@@ -105,21 +167,43 @@ class GitHubInstallCallbackApi(APIView):
         return Response(body, status=status_code)
 
 
-class GitHubIntegrationListApi(APIView):
-    class GitHubIntegrationOutputSerializer(IntegrationItemSerializer):
-        installation = InstallationOutputSerializer(allow_null=True)
+class GitHubIntegrationOutputSerializer(IntegrationItemSerializer):
+    installation = InstallationOutputSerializer(allow_null=True)
 
+
+class GitHubInstallCompleteApi(APIView):
+    """Binds a pending install to the logged-in user, who must be the one its state named."""
+
+    class InstallCompleteInputSerializer(serializers.Serializer):
+        completion = serializers.CharField(max_length=128)
+
+    @extend_schema(request=InstallCompleteInputSerializer, responses={201: GitHubIntegrationOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = self.InstallCompleteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = install_complete(completion=serializer.validated_data["completion"], user=request.user)
+        installation = installation_output(
+            installation=result.installation, repository_ids={repo["id"] for repo in result.repositories}
+        )
+        body = {**IntegrationItemSerializer(result.token).data, "installation": installation}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class GitHubIntegrationListApi(APIView):
     @extend_schema(responses=GitHubIntegrationOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         items = [
-            {**IntegrationItemSerializer(entry.token).data, "installation": self._installation(entry.installation)}
+            {**IntegrationItemSerializer(entry.token).data, "installation": self._installation(entry)}
             for entry in github_integration_list(user=request.user)
         ]
         return Response(integration_list_body(user_id=request.user.pk, items=items))
 
     @staticmethod
-    def _installation(installation: Installation | None) -> dict | None:
-        return None if installation is None else InstallationOutputSerializer(installation).data
+    def _installation(entry: GitHubIntegration) -> dict | None:
+        if entry.installation is None:
+            return None
+        repository_ids = {access.repository_id for access in entry.repositories}
+        return installation_output(installation=entry.installation, repository_ids=repository_ids)
 
 
 class DeliveryOutputSerializer(serializers.ModelSerializer):

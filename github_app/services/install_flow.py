@@ -1,5 +1,13 @@
-"""The GitHub App install flow: the signed state, the callback's checks, and what it stores."""
+"""The GitHub App install flow, in two phases.
 
+The callback can prove that the browser GitHub sends back belongs to a GitHub user who reaches
+the installation, but not that this browser belongs to the user the state names: an install link
+sent to someone else brings *their* browser back with a valid state. So the callback binds
+nothing. It records a pending completion, handed only to that browser, and the installation is
+bound when the state's user presents it with their own JWT (`install_complete`).
+"""
+
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,12 +24,15 @@ from github_app import client, github_api
 from github_app.errors import (
     GitHubAppNotConfigured,
     InstallationOwnershipUnverified,
+    InstallCompletionInvalid,
+    InstallCompletionWrongUser,
     InstallStateInvalid,
     InstallStateWrongUser,
     OAuthCodeInvalid,
 )
-from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, UsedInstallState
+from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, PendingInstallCompletion, UsedInstallState
 from github_app.services.installations import installation_store
+from github_app.services.repository_access import repository_access_replace
 from integrations.models import OAuthToken
 from integrations.selectors import integration_get
 from integrations.services import oauth_token_upsert
@@ -37,9 +48,18 @@ class InstallStateClaims:
 
 @dataclass(frozen=True)
 class InstallCallbackResult:
-    installation: Installation | None
-    token: OAuthToken | None
-    pending: bool = False
+    """`completion` is the opaque secret of `pending`; both are None when an owner must first
+    approve the install (setup_action=request)."""
+
+    completion: str | None = None
+    pending: PendingInstallCompletion | None = None
+
+
+@dataclass(frozen=True)
+class InstallCompleteResult:
+    token: OAuthToken
+    installation: Installation
+    repositories: list[dict]  # those the user reaches, not the whole installation
 
 
 def install_state_issue(*, user: AbstractBaseUser) -> str:
@@ -80,8 +100,10 @@ class InstallingUser:
 def _installation_ownership_verify(*, installation_id: int, code: str | None) -> InstallingUser:
     """Prove the person GitHub sent back can reach the installation; returns who they are.
 
-    Without OAuth client credentials nothing can be proved: only a DEBUG deployment may then
-    bind on the state alone (the `github_app.E001` check says so).
+    Only the installing user's own token is used here, and its answer does not tell an
+    installation that exists apart from one that does not: the callback cannot be used to
+    probe installation ids. Without OAuth client credentials nothing can be proved: only a
+    DEBUG deployment may then go on (the `github_app.E001` check says so).
     """
     if not (settings.GITHUB_CLIENT_ID and settings.GITHUB_CLIENT_SECRET):
         if settings.DEBUG:
@@ -94,9 +116,7 @@ def _installation_ownership_verify(*, installation_id: int, code: str | None) ->
     user_token = client.oauth_code_exchange(code=code)
     account = client.user_installation_access(user_token=user_token["access_token"], installation_id=installation_id)
     if account is None:
-        raise InstallationOwnershipUnverified(
-            "Your GitHub account cannot access this installation.", detail={"installation_id": installation_id}
-        )
+        raise InstallationOwnershipUnverified("Your GitHub account cannot access this installation.")
     return InstallingUser(token=user_token, account=account)
 
 
@@ -105,7 +125,11 @@ def _expiry(token_data: dict) -> datetime | None:
     return timezone.now() + timedelta(seconds=int(seconds)) if seconds else None
 
 
-def installation_callback_complete(
+def _completion_digest(completion: str) -> str:
+    return hashlib.sha256(completion.encode()).hexdigest()
+
+
+def install_callback_verify(
     *,
     state: str,
     setup_action: str,
@@ -113,48 +137,126 @@ def installation_callback_complete(
     code: str | None,
     presenter: AbstractBaseUser | None,
 ) -> InstallCallbackResult:
-    """Bind an installation to the user its state names, after proving it is theirs.
+    """Check an install that GitHub reports, in an order that reveals nothing to a stranger,
+    and record it as pending for the state's user to complete.
 
-    GitHub is asked everything first and nothing is written until every check has passed, so
-    a failure half-way stores nothing and leaves the state usable for another try.
+    GitHub is asked everything before anything is written, so a failure half-way stores
+    nothing and leaves the state usable for another try.
     """
     claims = install_state_verify(state=state)
     if presenter is not None and presenter.pk != claims.user.pk:
         raise InstallStateWrongUser()
     if setup_action == "request":
-        return InstallCallbackResult(installation=None, token=None, pending=True)
+        return InstallCallbackResult()
 
-    installation_data = client.installation_fetch(installation_id=installation_id)
     installing = _installation_ownership_verify(installation_id=installation_id, code=code)
-    repositories = github_api.installation_repositories_fetch(installation_id=installation_id)
+    installation_data = client.installation_fetch(installation_id=installation_id)
+    return _pending_completion_create(
+        claims=claims, setup_action=setup_action, installation_data=installation_data, installing=installing
+    )
 
+
+def _pending_completion_create(
+    *, claims: InstallStateClaims, setup_action: str, installation_data: dict, installing: InstallingUser
+) -> InstallCallbackResult:
+    """Spend the state and record the pending completion; only the digest of its secret is
+    kept, so the table alone completes nothing."""
+    completion = secrets.token_urlsafe(32)
     with transaction.atomic():
         try:
             UsedInstallState.objects.create(nonce=claims.nonce, user=claims.user)
         except IntegrityError:
             raise InstallStateInvalid("The installation state has already been used.") from None
-        installation = installation_store(data=installation_data, repositories=repositories)
-        token = oauth_token_upsert(
+        pending = PendingInstallCompletion.objects.create(
+            key_digest=_completion_digest(completion),
             user=claims.user,
+            installation_id=installation_data["id"],
+            setup_action=setup_action,
+            installation_data=installation_data,
+            github_user_id=installing.account.get("id"),
+            github_login=installing.account.get("login") or "",
+            access_token=installing.token.get("access_token"),
+            refresh_token=installing.token.get("refresh_token"),
+            access_token_expires_at=_expiry(installing.token),
+            expires_at=timezone.now() + timedelta(seconds=settings.GITHUB_INSTALL_COMPLETION_MAX_AGE_SECONDS),
+        )
+    return InstallCallbackResult(completion=completion, pending=pending)
+
+
+def _pending_completion_get(*, completion: str) -> PendingInstallCompletion:
+    pending = PendingInstallCompletion.objects.filter(key_digest=_completion_digest(completion)).first()
+    if pending is None:
+        raise InstallCompletionInvalid()
+    if pending.completed_at is not None:
+        raise InstallCompletionInvalid("The install completion has already been used.")
+    if pending.expires_at <= timezone.now():
+        raise InstallCompletionInvalid("The install completion has expired; install the App again.")
+    return pending
+
+
+def _installing_user_repositories(*, pending: PendingInstallCompletion, repositories: list[dict]) -> list[dict]:
+    """What the installing user's own token sees of the installation. A completion without a
+    user token comes from a DEBUG deployment without OAuth credentials, where nothing was
+    proved and the whole installation is granted."""
+    if pending.access_token is None:
+        return repositories
+    return client.user_installation_repositories(
+        user_token=pending.access_token, installation_id=pending.installation_id
+    )
+
+
+def install_complete(*, completion: str, user: AbstractBaseUser) -> InstallCompleteResult:
+    """Bind a pending install to its user, presented by that user: the installation, the
+    user's connection and the repositories they reach, in one transaction.
+
+    A refusal or a GitHub failure binds nothing and leaves the completion usable; the
+    conditional spend makes two concurrent completions bind once.
+    """
+    pending = _pending_completion_get(completion=completion)
+    if pending.user_id != user.pk:
+        raise InstallCompletionWrongUser()
+    repositories = github_api.installation_repositories_fetch(installation_id=pending.installation_id)
+    user_repositories = _installing_user_repositories(pending=pending, repositories=repositories)
+
+    now = timezone.now()
+    with transaction.atomic():
+        # The user's tokens leave this row: from now on they live with the connection only.
+        spent = PendingInstallCompletion.objects.filter(
+            pk=pending.pk, completed_at__isnull=True, expires_at__gt=now
+        ).update(completed_at=now, access_token=None, refresh_token=None)
+        if not spent:
+            raise InstallCompletionInvalid("The install completion has already been used.")
+        # As of the callback, when GitHub was asked: a lifecycle event since then still applies.
+        installation = installation_store(data=pending.installation_data, repositories=repositories, as_of=pending.created_at)
+        token = oauth_token_upsert(
+            user=user,
             integration=integration_get(integration_id=GITHUB_APP_INTEGRATION_ID),
             external_id=str(installation.installation_id),
             credential_data={
                 "installation_id": str(installation.installation_id),
-                "setup_action": setup_action,
-                "callback_timestamp": timezone.now().isoformat(),
+                "setup_action": pending.setup_action,
+                "callback_timestamp": pending.created_at.isoformat(),
                 "account_login": installation.account_login,
-                "github_user_id": installing.account.get("id"),
-                "github_login": installing.account.get("login"),
+                "github_user_id": pending.github_user_id,
+                "github_login": pending.github_login,
             },
-            access_token=installing.token.get("access_token"),
-            refresh_token=installing.token.get("refresh_token"),
-            access_token_expires_at=_expiry(installing.token),
+            access_token=pending.access_token,
+            refresh_token=pending.refresh_token,
+            access_token_expires_at=pending.access_token_expires_at,
         )
-    return InstallCallbackResult(installation=installation, token=token)
+        repository_access_replace(connection=token, repositories=user_repositories)
+    return InstallCompleteResult(token=token, installation=installation, repositories=user_repositories)
 
 
 def used_install_states_purge() -> int:
     """Forget spent nonces whose states have expired anyway; returns how many went."""
     horizon = timezone.now() - timedelta(seconds=settings.GITHUB_INSTALL_STATE_MAX_AGE_SECONDS)
     deleted, _ = UsedInstallState.objects.filter(used_at__lt=horizon).delete()
+    return deleted
+
+
+def install_completions_purge() -> int:
+    """Delete pending completions expired more than a day ago (kept that long for support
+    questions about an install that was never completed); returns how many went."""
+    deleted, _ = PendingInstallCompletion.objects.filter(expires_at__lt=timezone.now() - timedelta(days=1)).delete()
     return deleted

@@ -1,18 +1,22 @@
 """GitHub's side of the install flow, served through `responses` with bodies shaped like GitHub's."""
 
 import copy
+import json
 import re
+import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import requests
 import responses
+from responses import matchers
 from django.conf import settings
 
 from tests.conftest import load_fixture
 
 INSTALLATION_ID = 957387
 USER_TOKEN = "ghu_" + "u" * 36
+REFRESHED_USER_TOKEN = "ghu_" + "f" * 36
 GITHUB_USER_ID = 21031067
 GITHUB_LOGIN = "Codertocat"
 INSTALLATION_TOKEN = "ghs_" + "i" * 36
@@ -73,6 +77,17 @@ class GitHubStub:
             }
         return self.mock.post(f"{settings.GITHUB_BASE_URL}/login/oauth/access_token", json=body, status=status)
 
+    def oauth_refresh(self, *, status: int = 200, body: dict | None = None):
+        """GitHub's answer to `grant_type=refresh_token`: a new user token and a new refresh token."""
+        if body is None:
+            body = {"access_token": REFRESHED_USER_TOKEN, "expires_in": 28800, "refresh_token": "ghr_" + "n" * 76}
+        return self.mock.post(
+            f"{settings.GITHUB_BASE_URL}/login/oauth/access_token",
+            json=body,
+            status=status,
+            match=[matchers.urlencoded_params_matcher({"grant_type": "refresh_token"}, strict_match=False)],
+        )
+
     def user_installations(self, installation_ids: list[int]):
         installations = [installation_body(installation_id) for installation_id in installation_ids]
         self.mock.get(api_url("/user"), json={"login": GITHUB_LOGIN, "id": GITHUB_USER_ID, "type": "User"})
@@ -80,9 +95,37 @@ class GitHubStub:
             api_url("/user/installations"), json={"total_count": len(installations), "installations": installations}
         )
 
-    def accessible_installation(self, installation_id: int = INSTALLATION_ID, repositories: list[dict] | None = None):
-        """Everything a successful verified install asks GitHub."""
-        self.installation(installation_id)
+    def user_repositories(
+        self,
+        installation_id: int = INSTALLATION_ID,
+        repositories: list[dict] | None = None,
+        *,
+        status: int = 200,
+        delay: float = 0.0,
+    ):
+        """`GET /user/installations/{id}/repositories`: what the user's own token sees there,
+        answered after `delay` seconds."""
+        if repositories is None:
+            repositories = [repository(186853002, "Codertocat/Hello-World")]
+        body = {"total_count": len(repositories), "repositories": repositories} if status == 200 else {"message": "error"}
+
+        def answer(request):
+            time.sleep(delay)
+            return status, {}, json.dumps(body)
+
+        url = api_url(f"/user/installations/{installation_id}/repositories")
+        return self.mock.add_callback("GET", url, callback=answer, content_type="application/json")
+
+    def accessible_installation(
+        self,
+        installation_id: int = INSTALLATION_ID,
+        repositories: list[dict] | None = None,
+        user_repositories: list[dict] | None = None,
+    ):
+        """Everything a successful verified install asks GitHub, at the callback and at the
+        completion; the user sees every repository unless `user_repositories` says otherwise."""
         self.oauth_exchange()
         self.user_installations([installation_id])
+        self.installation(installation_id)
         self.repositories(installation_id, repositories)
+        self.user_repositories(installation_id, user_repositories if user_repositories is not None else repositories)

@@ -1,19 +1,51 @@
+import hashlib
+from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 from django.core import checks
+from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 from freezegun import freeze_time
+from rest_framework.test import APIClient
 
-from github_app.models import Installation, InstallationRepository, UsedInstallState
+from github_app.models import (
+    Installation,
+    InstallationRepository,
+    PendingInstallCompletion,
+    RepositoryAccess,
+    UsedInstallState,
+)
 from github_app.services.install_flow import install_state_issue
+from github_app.services.repository_access import repository_access_sync
+from github_app.tasks import install_states_purge
 from integrations.models import OAuthToken
 from tests.conftest import client_for
-from tests.github_app.github_stub import INSTALLATION_ID, USER_TOKEN, GitHubStub, api_url, repository
+from tests.github_app.github_stub import (
+    GITHUB_LOGIN,
+    GITHUB_USER_ID,
+    INSTALLATION_ID,
+    REFRESHED_USER_TOKEN,
+    USER_TOKEN,
+    GitHubStub,
+    api_url,
+    repository,
+)
+from tests.worker import run_at_once
 
 CALLBACK = "/api/v1/public/webhooks/github/auth"
 INSTALL_URL = "/api/v1/app/integrations/github/install"
+COMPLETE = "/api/v1/app/integrations/github/complete"
+GITHUB_LIST = "/api/v1/app/integrations/github"
+HELLO = repository(1, "Codertocat/Hello-World")
+SECRET = repository(2, "Codertocat/secret", True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle():
+    cache.clear()
 
 
 @pytest.fixture
@@ -21,15 +53,46 @@ def github(github_http) -> GitHubStub:
     return GitHubStub(github_http)
 
 
-def callback(client, state, **params):
+def callback(client, state, *, request_meta: dict | None = None, **params):
     query = {"state": state, "setup_action": "install", "installation_id": INSTALLATION_ID, "code": "abc123", **params}
-    return client.get(CALLBACK, {key: value for key, value in query.items() if value is not None})
+    return client.get(CALLBACK, {key: value for key, value in query.items() if value is not None}, **(request_meta or {}))
+
+
+def pending_completion(user, **params) -> str:
+    """Phase one, from a browser with no JWT: the completion the callback hands it."""
+    response = callback(APIClient(), install_state_issue(user=user), **params)
+    assert response.status_code == 200, response.content
+    return response.json()["completion"]
+
+
+def complete(user, completion: str):
+    return client_for(user).post(COMPLETE, {"completion": completion}, format="json")
+
+
+def install(user, **params):
+    """Both phases, as the frontend of the user who started the install runs them."""
+    return complete(user, pending_completion(user, **params))
+
+
+def requested_paths(github: GitHubStub) -> list[str]:
+    return [urlparse(call.request.url).path for call in github.mock.calls]
+
+
+def assert_nothing_bound():
+    assert not Installation.objects.exists()
+    assert not OAuthToken.objects.exists()
+    assert not RepositoryAccess.objects.exists()
 
 
 def assert_nothing_stored():
-    assert not Installation.objects.exists()
-    assert not OAuthToken.objects.exists()
+    assert_nothing_bound()
     assert not UsedInstallState.objects.exists()
+    assert not PendingInstallCompletion.objects.exists()
+
+
+def assert_unspent(completion: str):
+    digest = hashlib.sha256(completion.encode()).hexdigest()
+    assert PendingInstallCompletion.objects.get(key_digest=digest).completed_at is None
 
 
 class TestInstallUrl:
@@ -41,7 +104,8 @@ class TestInstallUrl:
         assert (url.scheme, url.netloc, url.path) == ("https", "github.com", "/apps/ai-workflow-teams-test/installations/new")
         state = parse_qs(url.query)["state"][0]
         github.accessible_installation()
-        assert callback(api, state).status_code == 200
+        completion = callback(APIClient(), state).json()["completion"]
+        assert complete(user, completion).status_code == 201
         assert OAuthToken.objects.get().user == user
 
     def test_each_call_gives_a_new_state(self, api):
@@ -69,40 +133,135 @@ class TestInstallUrl:
         assert response.json()["detail"] == {"missing": "GITHUB_APP_SLUG"}
 
 
-class TestCallbackSuccess:
-    def test_install_stores_installation_repositories_and_token(self, client, user, github):
-        github.accessible_installation(repositories=[repository(1, "Codertocat/Hello-World"), repository(2, "Codertocat/secret", True)])
+class TestVictimInstallLink:
+    """User A (the attacker) asks for an install URL and sends it to user V (the victim). V's
+    browser goes through GitHub's install page and the callback with V's GitHub account, so
+    every check of the callback passes: it proves the browser reaches the installation, not
+    that the browser is A's."""
+
+    def test_the_victims_frontend_cannot_complete_it_and_nothing_is_bound(self, user, other_user, github):
+        attacker, victim = user, other_user
+        github.accessible_installation(repositories=[HELLO, SECRET])
+        state = parse_qs(urlparse(client_for(attacker).get(INSTALL_URL).json()["install_url"]).query)["state"][0]
+        completion = callback(APIClient(), state).json()["completion"]
+        calls_at_the_callback = len(github.mock.calls)
+
+        response = complete(victim, completion)
+
+        assert response.status_code == 403
+        assert set(response.json()) == {"error", "detail"}
+        assert_nothing_bound()
+        assert_unspent(completion)
+        assert len(github.mock.calls) == calls_at_the_callback  # refused before GitHub is asked
+
+    def test_the_state_users_jwt_would_bind_but_that_user_never_receives_the_completion(self, user, other_user, github):
+        """The contract binds a completion for the user its state names, so A's JWT with the
+        completion is accepted (201), even after V's frontend was refused. What closes the
+        attack is where the completion goes: only into the callback's answer to the browser
+        that finished the install at GitHub, V's, never into any answer to A (A's listing shows
+        nothing pending or bound). A could bind V's installation only if V handed A the
+        completion; V's own frontend, which is what receives it, gets a 403."""
+        attacker, victim = user, other_user
+        github.accessible_installation()
+        completion = pending_completion(attacker)  # the answer to the victim's browser
+        assert complete(victim, completion).status_code == 403
+        assert client_for(attacker).get(GITHUB_LIST).json()["integrations"] == []
+
+        response = complete(attacker, completion)
+
+        assert response.status_code == 201
+        assert OAuthToken.objects.get().user == attacker
+
+    def test_the_victims_jwt_relayed_on_the_callback_is_refused(self, user, other_user, github):
+        response = callback(client_for(other_user), install_state_issue(user=user))
+
+        assert response.status_code == 403
+        assert_nothing_stored()
+        assert len(github.mock.calls) == 0
+
+
+class TestEnumeration:
+    @pytest.mark.parametrize("app_status", [200, 404])
+    def test_an_installation_the_users_token_cannot_see_is_a_403_without_asking_the_app(
+        self, client, user, github, app_status
+    ):
+        github.oauth_exchange()
+        github.user_installations([111, 222])
+        github.installation(status=app_status)
+
+        response = callback(client, install_state_issue(user=user))
+
+        assert response.status_code == 403
+        assert response.json() == {"error": "Your GitHub account cannot access this installation.", "detail": {}}
+        assert not any(path.startswith("/app/installations") for path in requested_paths(github))
+        assert_nothing_stored()
+
+    def test_the_state_stays_usable_after_the_refusal(self, client, user, github):
+        state = install_state_issue(user=user)
+        github.oauth_exchange()
+        github.user_installations([111])
+        assert callback(client, state).status_code == 403
+
+        github.mock.reset()
+        github.accessible_installation()
+
+        assert callback(client, state).status_code == 200
+
+    def test_ownership_is_proved_before_the_app_is_asked(self, client, user, github):
+        github.accessible_installation()
+
+        callback(client, install_state_issue(user=user))
+
+        paths = requested_paths(github)
+        assert paths.index("/user/installations") < paths.index(f"/app/installations/{INSTALLATION_ID}")
+        assert paths[0] == "/login/oauth/access_token"
+
+
+class TestCallback:
+    def test_a_verified_install_answers_a_pending_completion_and_binds_nothing(self, client, user, github):
+        github.accessible_installation()
 
         response = callback(client, install_state_issue(user=user))
 
         assert response.status_code == 200
         body = response.json()
-        assert body["status"] == "installed"
-        assert body["installation"]["account"] == {"id": 21031067, "login": "Codertocat", "type": "User"}
-        assert [repo["full_name"] for repo in body["installation"]["repositories"]] == ["Codertocat/Hello-World", "Codertocat/secret"]
-        token = OAuthToken.objects.get()
-        assert (token.user, token.is_active, token.provider, token.integration.integration_id) == (user, True, "github", "github_app")
-        assert token.credential_data["installation_id"] == str(INSTALLATION_ID)
-        assert token.credential_data["setup_action"] == "install"
-        assert "callback_timestamp" in token.credential_data
-        assert (token.credential_data["github_user_id"], token.credential_data["github_login"]) == (21031067, "Codertocat")
-        assert token.access_token == USER_TOKEN
-        assert body["integration"]["id"] == str(token.id)
-        installation = Installation.objects.get()
-        assert (installation.installation_id, installation.repository_selection) == (INSTALLATION_ID, "selected")
-        assert installation.permissions["contents"] == "write"
-        assert InstallationRepository.objects.get(repository_id=2).private is True
+        assert set(body) == {"status", "completion", "installation_id", "account"}
+        assert (body["status"], body["installation_id"]) == ("pending", INSTALLATION_ID)
+        assert body["account"] == {"id": 21031067, "login": "Codertocat", "type": "User"}
+        assert_nothing_bound()
+        assert UsedInstallState.objects.get().user == user
+        pending = PendingInstallCompletion.objects.get()
+        assert (pending.user, pending.installation_id, pending.setup_action) == (user, INSTALLATION_ID, "install")
+        assert (pending.github_user_id, pending.github_login) == (GITHUB_USER_ID, GITHUB_LOGIN)
+        assert pending.installation_data["id"] == INSTALLATION_ID
+        assert pending.expires_at - pending.created_at == pytest.approx(timedelta(seconds=600), abs=timedelta(seconds=1))
+        assert pending.completed_at is None
 
-    def test_user_token_is_encrypted_at_rest(self, client, user, github):
+    def test_the_completion_is_opaque_and_stored_only_as_its_digest(self, client, user, github):
+        github.accessible_installation()
+
+        completion = callback(client, install_state_issue(user=user)).json()["completion"]
+
+        assert len(completion) >= 43
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM github_app_pendinginstallcompletion")
+            row = " ".join(str(value) for value in cursor.fetchone())
+        assert completion not in row
+        assert hashlib.sha256(completion.encode()).hexdigest() in row
+
+    def test_the_users_tokens_wait_encrypted_with_their_expiry(self, client, user, github):
         github.accessible_installation()
         callback(client, install_state_issue(user=user))
 
         with connection.cursor() as cursor:
-            cursor.execute("SELECT access_token, refresh_token FROM integrations_oauthtoken")
+            cursor.execute("SELECT access_token, refresh_token FROM github_app_pendinginstallcompletion")
             stored = cursor.fetchone()
 
-        assert USER_TOKEN not in stored[0]
-        assert stored[1].startswith("gAAAAA")  # a Fernet token, not the ghr_ secret
+        assert USER_TOKEN not in stored[0] and stored[0].startswith("gAAAAA")
+        assert stored[1].startswith("gAAAAA")
+        pending = PendingInstallCompletion.objects.get()
+        assert pending.access_token == USER_TOKEN and pending.refresh_token.startswith("ghr_")
+        assert pending.access_token_expires_at - pending.created_at == pytest.approx(timedelta(hours=8), abs=timedelta(seconds=5))
 
     def test_the_user_token_never_reaches_the_response(self, client, user, github):
         github.accessible_installation()
@@ -111,51 +270,253 @@ class TestCallbackSuccess:
 
         assert USER_TOKEN not in response.content.decode()
 
-    def test_update_refreshes_repositories_and_reactivates_a_revoked_token(self, client, user, github):
-        github.accessible_installation(repositories=[repository(1, "Codertocat/one")])
-        callback(client, install_state_issue(user=user))
-        OAuthToken.objects.update(is_active=False)
-        github.mock.reset()
-        github.accessible_installation(repositories=[repository(2, "Codertocat/two")])
-
-        response = callback(client, install_state_issue(user=user), setup_action="update")
-
-        assert response.status_code == 200
-        assert response.json()["status"] == "updated"
-        assert list(InstallationRepository.objects.values_list("full_name", flat=True)) == ["Codertocat/two"]
-        token = OAuthToken.objects.get()
-        assert token.is_active and token.revoked_at is None
-        assert token.credential_data["setup_action"] == "update"
-
-    def test_request_answers_pending_and_stores_nothing(self, client, user, github):
+    def test_request_answers_requested_and_stores_nothing(self, client, user, github):
         response = client.get(CALLBACK, {"state": install_state_issue(user=user), "setup_action": "request"})
 
         assert response.status_code == 202
-        assert response.json()["status"] == "pending"
+        assert response.json() == {"status": "requested"}
         assert_nothing_stored()
         assert len(github.mock.calls) == 0
 
-    def test_redirects_to_the_frontend_when_configured(self, client, user, github, settings):
+    def test_redirects_to_the_frontend_with_the_completion(self, client, user, github, settings):
         settings.FRONTEND_URL = "https://app.example.com/integrations"
         github.accessible_installation()
 
         response = callback(client, install_state_issue(user=user))
 
         assert response.status_code == 302
-        assert response["Location"] == f"https://app.example.com/integrations?status=installed&installation_id={INSTALLATION_ID}"
+        location = urlparse(response["Location"])
+        assert f"{location.scheme}://{location.netloc}{location.path}" == "https://app.example.com/integrations"
+        query = parse_qs(location.query)
+        assert (query["status"], query["installation_id"]) == (["pending"], [str(INSTALLATION_ID)])
+        assert complete(user, query["completion"][0]).status_code == 201
+
+    def test_a_request_redirects_to_the_frontend_as_requested(self, client, user, settings):
+        settings.FRONTEND_URL = "https://app.example.com/integrations?tab=github"
+
+        response = client.get(CALLBACK, {"state": install_state_issue(user=user), "setup_action": "request"})
+
+        assert response.status_code == 302
+        assert response["Location"] == "https://app.example.com/integrations?tab=github&status=requested"
 
     def test_a_relaying_frontend_may_send_the_same_users_jwt(self, user, github):
         github.accessible_installation()
 
         assert callback(client_for(user), install_state_issue(user=user)).status_code == 200
 
-    def test_enterprise_server_api_base_url_is_used(self, client, user, github, settings):
+    def test_enterprise_server_api_base_url_is_used(self, user, github, settings):
         settings.GITHUB_API_BASE_URL = "https://ghe.example.com/api/v3"
         settings.GITHUB_BASE_URL = "https://ghe.example.com"
         github.accessible_installation()
 
-        assert callback(client, install_state_issue(user=user)).status_code == 200
+        assert install(user).status_code == 201
         assert {urlparse(call.request.url).hostname for call in github.mock.calls} == {"ghe.example.com"}
+
+    def test_the_app_jwt_is_sent_to_confirm_the_installation(self, client, user, github):
+        github.accessible_installation()
+
+        callback(client, install_state_issue(user=user))
+
+        request = next(call.request for call in github.mock.calls if call.request.url.endswith(f"/app/installations/{INSTALLATION_ID}"))
+        assert request.headers["Authorization"].startswith("Bearer ey")
+
+
+class TestComplete:
+    def test_binds_the_installation_its_repositories_and_the_connection(self, user, github):
+        github.accessible_installation(repositories=[HELLO, SECRET])
+
+        response = install(user)
+
+        assert response.status_code == 201
+        body = response.json()
+        token = OAuthToken.objects.get()
+        assert body["id"] == str(token.id)
+        assert (body["integration_id"], body["provider"], body["is_active"]) == ("github_app", "github", True)
+        assert body["installation"]["account"] == {"id": 21031067, "login": "Codertocat", "type": "User"}
+        assert [repo["full_name"] for repo in body["installation"]["repositories"]] == ["Codertocat/Hello-World", "Codertocat/secret"]
+        assert (token.user, token.is_active, token.provider, token.integration.integration_id) == (user, True, "github", "github_app")
+        assert token.credential_data["installation_id"] == str(INSTALLATION_ID)
+        assert token.credential_data["setup_action"] == "install"
+        assert token.credential_data["account_login"] == "Codertocat"
+        assert "callback_timestamp" in token.credential_data
+        assert (token.credential_data["github_user_id"], token.credential_data["github_login"]) == (GITHUB_USER_ID, GITHUB_LOGIN)
+        assert token.access_token == USER_TOKEN and token.refresh_token.startswith("ghr_")
+        assert token.access_token_expires_at is not None
+        installation = Installation.objects.get()
+        assert (installation.installation_id, installation.repository_selection) == (INSTALLATION_ID, "selected")
+        assert installation.permissions["contents"] == "write"
+        assert InstallationRepository.objects.get(repository_id=2).private is True
+        assert set(RepositoryAccess.objects.values_list("connection", "repository_id")) == {(token.pk, 1), (token.pk, 2)}
+
+    def test_the_completion_is_spent_and_gives_its_tokens_to_the_connection(self, user, github):
+        github.accessible_installation()
+
+        install(user)
+
+        pending = PendingInstallCompletion.objects.get()
+        assert pending.completed_at is not None
+        assert (pending.access_token, pending.refresh_token) == (None, None)
+
+    def test_the_user_token_is_encrypted_at_rest(self, user, github):
+        github.accessible_installation()
+        install(user)
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT access_token, refresh_token FROM integrations_oauthtoken")
+            stored = cursor.fetchone()
+
+        assert USER_TOKEN not in stored[0]
+        assert stored[1].startswith("gAAAAA")  # a Fernet token, not the ghr_ secret
+
+    def test_the_user_token_never_reaches_the_response(self, user, github):
+        github.accessible_installation()
+
+        response = install(user)
+
+        assert USER_TOKEN not in response.content.decode()
+
+    def test_the_users_own_token_is_asked_which_repositories_they_see(self, user, github):
+        github.accessible_installation()
+
+        install(user)
+
+        path = f"/user/installations/{INSTALLATION_ID}/repositories"
+        request = next(call.request for call in github.mock.calls if urlparse(call.request.url).path == path)
+        assert request.headers["Authorization"] == f"token {USER_TOKEN}"
+
+    def test_update_refreshes_repositories_and_reactivates_a_revoked_token(self, user, github):
+        github.accessible_installation(repositories=[repository(1, "Codertocat/one")])
+        install(user)
+        OAuthToken.objects.update(is_active=False)
+        github.mock.reset()
+        github.accessible_installation(repositories=[repository(2, "Codertocat/two")])
+
+        response = install(user, setup_action="update")
+
+        assert response.status_code == 201
+        assert list(InstallationRepository.objects.values_list("full_name", flat=True)) == ["Codertocat/two"]
+        assert list(RepositoryAccess.objects.values_list("full_name", flat=True)) == ["Codertocat/two"]
+        token = OAuthToken.objects.get()
+        assert token.is_active and token.revoked_at is None
+        assert token.credential_data["setup_action"] == "update"
+
+    def test_requires_authentication(self, anon, user, github):
+        github.accessible_installation()
+        completion = pending_completion(user)
+
+        response = anon.post(COMPLETE, {"completion": completion}, format="json")
+
+        assert response.status_code == 401
+        assert_nothing_bound()
+        assert_unspent(completion)
+
+    @pytest.mark.parametrize("body", [{}, {"completion": ""}, {"completion": "x" * 129}, {"completion": ["a"]}])
+    def test_a_malformed_body_is_a_400(self, api, body):
+        response = api.post(COMPLETE, body, format="json")
+
+        assert response.status_code == 400
+        assert "completion" in response.json()["detail"]
+
+    def test_an_unknown_completion_is_a_400(self, user, github):
+        response = complete(user, "not-a-completion-this-server-issued")
+
+        assert response.status_code == 400
+        assert set(response.json()) == {"error", "detail"}
+        assert len(github.mock.calls) == 0
+
+    def test_a_spent_completion_is_refused(self, user, github):
+        github.accessible_installation()
+        completion = pending_completion(user)
+        assert complete(user, completion).status_code == 201
+
+        response = complete(user, completion)
+
+        assert response.status_code == 400
+        assert "already been used" in response.json()["error"]
+        assert OAuthToken.objects.count() == 1
+
+    @pytest.mark.parametrize("seconds, expected", [(599, 201), (601, 400)])
+    def test_a_completion_lasts_ten_minutes(self, user, github, seconds, expected):
+        github.accessible_installation()
+        with freeze_time() as frozen:
+            completion = pending_completion(user)
+            frozen.tick(timedelta(seconds=seconds))
+
+            response = complete(user, completion)
+
+        assert response.status_code == expected
+        if expected == 400:
+            assert "expired" in response.json()["error"]
+            assert_nothing_bound()
+
+    def test_another_users_jwt_is_refused_and_the_completion_stays_usable(self, user, other_user, github):
+        github.accessible_installation()
+        completion = pending_completion(user)
+
+        refused = complete(other_user, completion)
+
+        assert refused.status_code == 403
+        assert_nothing_bound()
+        assert_unspent(completion)
+        assert complete(user, completion).status_code == 201
+        assert OAuthToken.objects.get().user == user
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_completions_bind_once(user, github):
+    github.accessible_installation(repositories=[HELLO, SECRET])
+    completion = pending_completion(user)
+    github.mock.reset()
+    github.repositories(repositories=[HELLO, SECRET])
+    github.user_repositories(repositories=[HELLO, SECRET], delay=0.3)  # every thread is past the checks before one spends
+
+    statuses = run_at_once(lambda: complete(user, completion).status_code)
+
+    assert sorted(statuses) == [201] + [400] * 7
+    assert OAuthToken.objects.count() == 1
+    assert RepositoryAccess.objects.count() == 2
+
+
+class TestRepositoryAccess:
+    def test_a_collaborator_reaches_only_the_repository_they_see(self, user, github):
+        github.accessible_installation(repositories=[HELLO, SECRET], user_repositories=[HELLO])
+
+        response = install(user)
+
+        assert response.status_code == 201
+        assert [repo["full_name"] for repo in response.json()["installation"]["repositories"]] == ["Codertocat/Hello-World"]
+        assert list(RepositoryAccess.objects.values_list("repository_id", "full_name")) == [(1, "Codertocat/Hello-World")]
+        assert InstallationRepository.objects.count() == 2
+        listed = client_for(user).get(GITHUB_LIST).json()["integrations"]
+        assert [repo["full_name"] for repo in listed[0]["installation"]["repositories"]] == ["Codertocat/Hello-World"]
+
+    def test_each_connection_lists_its_own_repositories(self, user, other_user, github):
+        github.accessible_installation(repositories=[HELLO, SECRET], user_repositories=[HELLO])
+        install(user)
+        github.mock.reset()
+        github.accessible_installation(repositories=[HELLO, SECRET], user_repositories=[SECRET])
+        install(other_user)
+
+        mine = client_for(user).get(GITHUB_LIST).json()["integrations"][0]["installation"]
+        theirs = client_for(other_user).get(GITHUB_LIST).json()["integrations"][0]["installation"]
+
+        assert [repo["id"] for repo in mine["repositories"]] == [1]
+        assert theirs["repositories"] == [{"id": 2, "full_name": "Codertocat/secret", "private": True}]
+        shape = {"installation_id", "account", "repository_selection", "html_url", "suspended", "deleted", "repositories"}
+        assert set(mine) == set(theirs) == shape
+
+    def test_the_stored_refresh_token_renews_the_users_access_later(self, user, github):
+        github.accessible_installation(repositories=[HELLO, SECRET], user_repositories=[HELLO])
+        install(user)
+        github.mock.reset()
+        github.oauth_refresh()
+        github.user_repositories(repositories=[HELLO, SECRET])
+
+        with freeze_time(timedelta(hours=9)):
+            repository_access_sync(connection=OAuthToken.objects.get())
+
+        assert OAuthToken.objects.get().access_token == REFRESHED_USER_TOKEN
+        assert RepositoryAccess.objects.count() == 2
 
 
 class TestCallbackState:
@@ -178,6 +539,7 @@ class TestCallbackState:
         assert response.status_code == 400
         assert "expired" in response.json()["error"]
         assert_nothing_stored()
+        assert len(github.mock.calls) == 0
 
     def test_reused_state_is_refused(self, client, user, github):
         github.accessible_installation()
@@ -188,14 +550,7 @@ class TestCallbackState:
 
         assert response.status_code == 400
         assert "already been used" in response.json()["error"]
-        assert OAuthToken.objects.count() == 1
-
-    def test_state_of_user_a_presented_by_user_b_is_refused(self, user, other_user, github):
-        response = callback(client_for(other_user), install_state_issue(user=user))
-
-        assert response.status_code == 403
-        assert_nothing_stored()
-        assert len(github.mock.calls) == 0
+        assert PendingInstallCompletion.objects.count() == 1
 
     def test_state_of_a_deactivated_user_is_refused(self, client, user):
         state = install_state_issue(user=user)
@@ -256,7 +611,9 @@ class TestCallbackParameters:
 
 
 class TestCallbackVerification:
-    def test_unknown_installation_is_a_404(self, client, user, github):
+    def test_an_installation_the_app_does_not_know_is_a_404(self, client, user, github):
+        github.oauth_exchange()
+        github.user_installations([INSTALLATION_ID])
         github.installation(status=404)
 
         response = callback(client, install_state_issue(user=user))
@@ -264,18 +621,7 @@ class TestCallbackVerification:
         assert response.status_code == 404
         assert_nothing_stored()
 
-    def test_installation_missing_from_the_users_installations_is_a_403(self, client, user, github):
-        github.installation()
-        github.oauth_exchange()
-        github.user_installations([111, 222])
-
-        response = callback(client, install_state_issue(user=user))
-
-        assert response.status_code == 403
-        assert_nothing_stored()
-
     def test_failing_code_exchange_is_a_400(self, client, user, github):
-        github.installation()
         github.oauth_exchange(body={"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."})
 
         response = callback(client, install_state_issue(user=user))
@@ -284,47 +630,43 @@ class TestCallbackVerification:
         assert response.json()["detail"] == {"reason": "bad_verification_code"}
         assert_nothing_stored()
 
-    def test_missing_code_is_a_400_when_ownership_must_be_proved(self, client, user, github):
-        github.installation()
-
+    def test_missing_code_is_a_400_before_github_is_asked(self, client, user, github):
         response = callback(client, install_state_issue(user=user), code=None)
 
         assert response.status_code == 400
         assert_nothing_stored()
+        assert len(github.mock.calls) == 0
 
-    def test_without_client_credentials_production_refuses_to_bind(self, client, user, github, settings):
+    def test_without_client_credentials_production_refuses_before_github_is_asked(self, client, user, github, settings):
         settings.GITHUB_CLIENT_ID = ""
-        github.installation()
 
         response = callback(client, install_state_issue(user=user))
 
         assert response.status_code == 403
         assert "not configured" in response.json()["error"]
         assert_nothing_stored()
+        assert len(github.mock.calls) == 0
 
-    def test_without_client_credentials_debug_binds_on_the_state_alone(self, client, user, github, settings):
+    def test_without_client_credentials_debug_binds_the_whole_installation_on_the_state_alone(self, user, github, settings):
         settings.GITHUB_CLIENT_ID = ""
         settings.DEBUG = True
         github.installation()
-        github.repositories()
+        github.repositories(repositories=[HELLO, SECRET])
 
-        response = callback(client, install_state_issue(user=user), code=None)
+        completion = pending_completion(user, code=None)
 
-        assert response.status_code == 200
+        assert PendingInstallCompletion.objects.get().access_token is None
+        assert complete(user, completion).status_code == 201
         assert OAuthToken.objects.get().access_token is None
-
-    def test_the_app_jwt_is_sent_to_confirm_the_installation(self, client, user, github):
-        github.accessible_installation()
-
-        callback(client, install_state_issue(user=user))
-
-        request = next(call.request for call in github.mock.calls if call.request.url.endswith(f"/app/installations/{INSTALLATION_ID}"))
-        assert request.headers["Authorization"].startswith("Bearer ey")
+        assert RepositoryAccess.objects.count() == 2
+        assert not any(path.startswith("/user") for path in requested_paths(github))
 
 
 class TestCallbackGitHubFailures:
     @pytest.mark.parametrize("status, expected", [(500, 502), (502, 502), (503, 502)])
     def test_github_server_error_is_a_502_and_stores_nothing(self, client, user, github, status, expected):
+        github.oauth_exchange()
+        github.user_installations([INSTALLATION_ID])
         github.installation(status=status)
 
         response = callback(client, install_state_issue(user=user))
@@ -335,6 +677,8 @@ class TestCallbackGitHubFailures:
 
     def test_github_timeout_is_a_503_and_the_state_stays_usable(self, client, user, github):
         state = install_state_issue(user=user)
+        github.oauth_exchange()
+        github.user_installations([INSTALLATION_ID])
         github.installation_unreachable()
 
         assert callback(client, state).status_code == 503
@@ -344,11 +688,10 @@ class TestCallbackGitHubFailures:
         github.accessible_installation()
         assert callback(client, state).status_code == 200
 
-    def test_failure_after_the_code_exchange_stores_nothing(self, client, user, github):
-        github.installation()
+    def test_a_failing_user_installations_list_is_a_502(self, client, user, github):
         github.oauth_exchange()
-        github.user_installations([INSTALLATION_ID])
-        github.mock.post(api_url(f"/app/installations/{INSTALLATION_ID}/access_tokens"), json={"message": "boom"}, status=500)
+        github.mock.get(api_url("/user"), json={"login": GITHUB_LOGIN, "id": GITHUB_USER_ID})
+        github.mock.get(api_url("/user/installations"), json={"message": "boom"}, status=500)
 
         response = callback(client, install_state_issue(user=user))
 
@@ -356,12 +699,14 @@ class TestCallbackGitHubFailures:
         assert_nothing_stored()
 
     def test_code_exchange_unreachable_is_a_503(self, client, user, github, settings):
-        github.installation()
         github.mock.post(f"{settings.GITHUB_BASE_URL}/login/oauth/access_token", body=requests.ConnectionError("refused"))
 
         assert callback(client, install_state_issue(user=user)).status_code == 503
+        assert_nothing_stored()
 
     def test_rate_limited_github_is_a_503_with_retry_after(self, client, user, github):
+        github.oauth_exchange()
+        github.user_installations([INSTALLATION_ID])
         github.mock.get(
             api_url(f"/app/installations/{INSTALLATION_ID}"),
             json={"message": "API rate limit exceeded"},
@@ -373,14 +718,142 @@ class TestCallbackGitHubFailures:
 
         assert response.status_code == 503
         assert response["Retry-After"] == "30"
+        assert_nothing_stored()
 
     def test_a_wrong_app_key_is_a_502_without_leaking_the_jwt(self, client, user, github):
+        github.oauth_exchange()
+        github.user_installations([INSTALLATION_ID])
         github.mock.get(api_url(f"/app/installations/{INSTALLATION_ID}"), json={"message": "Bad credentials"}, status=401)
 
         response = callback(client, install_state_issue(user=user))
 
         assert response.status_code == 502
         assert "ey" not in response.json()["error"]
+
+
+def installation_token_fails(github: GitHubStub):
+    github.mock.post(api_url(f"/app/installations/{INSTALLATION_ID}/access_tokens"), json={"message": "boom"}, status=500)
+
+
+def installation_repositories_unreachable(github: GitHubStub):
+    github.repositories()
+    github.mock.replace("GET", api_url("/installation/repositories"), body=requests.ConnectTimeout("timed out"))
+
+
+def user_repositories_fail(github: GitHubStub):
+    github.repositories()
+    github.user_repositories(status=502)
+
+
+def user_repositories_unreachable(github: GitHubStub):
+    github.repositories()
+    github.mock.get(api_url(f"/user/installations/{INSTALLATION_ID}/repositories"), body=requests.ConnectionError("refused"))
+
+
+class TestCompleteGitHubFailures:
+    @pytest.mark.parametrize(
+        "failure, expected",
+        [
+            (installation_token_fails, 502),
+            (installation_repositories_unreachable, 503),
+            (user_repositories_fail, 502),
+            (user_repositories_unreachable, 503),
+        ],
+    )
+    def test_a_failure_binds_nothing_and_the_completion_stays_usable(self, user, github, failure, expected):
+        github.accessible_installation()
+        completion = pending_completion(user)
+        github.mock.reset()
+        failure(github)
+
+        response = complete(user, completion)
+
+        assert response.status_code == expected
+        assert set(response.json()) == {"error", "detail"}
+        assert_nothing_bound()
+        assert_unspent(completion)
+        github.mock.reset()
+        github.accessible_installation()
+        assert complete(user, completion).status_code == 201
+
+    def test_a_user_token_github_no_longer_accepts_is_a_403(self, user, github):
+        github.accessible_installation()
+        completion = pending_completion(user)
+        github.mock.reset()
+        github.repositories()
+        github.mock.get(
+            api_url(f"/user/installations/{INSTALLATION_ID}/repositories"), json={"message": "Bad credentials"}, status=401
+        )
+
+        response = complete(user, completion)
+
+        assert response.status_code == 403
+        assert_nothing_bound()
+
+
+class TestCallbackThrottle:
+    def test_is_per_client_address(self, client, db, settings):
+        settings.GITHUB_INSTALL_CALLBACK_THROTTLE_RATE = "2/minute"
+
+        statuses = [callback(client, "bad", request_meta={"REMOTE_ADDR": "198.51.100.1"}).status_code for _ in range(3)]
+        elsewhere = callback(client, "bad", request_meta={"REMOTE_ADDR": "198.51.100.2"})
+
+        assert statuses == [400, 400, 429]
+        assert elsewhere.status_code == 400
+
+    def test_a_throttled_answer_keeps_the_error_shape(self, client, db, settings):
+        settings.GITHUB_INSTALL_CALLBACK_THROTTLE_RATE = "1/minute"
+        callback(client, "bad")
+
+        response = callback(client, "bad")
+
+        assert response.status_code == 429
+        assert set(response.json()) == {"error", "detail"}
+        assert int(response["Retry-After"]) > 0
+
+    def test_a_forged_forwarded_for_header_does_not_dodge_it(self, client, db, settings):
+        settings.GITHUB_INSTALL_CALLBACK_THROTTLE_RATE = "2/minute"
+
+        forged = [{"HTTP_X_FORWARDED_FOR": f"10.0.0.{n}"} for n in range(3)]
+
+        statuses = [callback(client, "bad", request_meta=meta).status_code for meta in forged]
+
+        assert statuses[-1] == 429
+
+    def test_behind_a_trusted_proxy_the_address_it_saw_counts(self, client, db, settings):
+        settings.GITHUB_INSTALL_CALLBACK_THROTTLE_RATE = "1/minute"
+        settings.TRUSTED_PROXY_COUNT = 1
+
+        seen_by_the_proxy = ["198.51.100.1", "198.51.100.2", "198.51.100.1"]
+
+        statuses = [
+            callback(client, "bad", request_meta={"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": address}).status_code
+            for address in seen_by_the_proxy
+        ]
+
+        assert statuses == [400, 400, 429]
+
+    def test_the_default_is_thirty_a_minute(self, client, db):
+        statuses = [callback(client, "bad").status_code for _ in range(31)]
+
+        assert statuses[:30] == [400] * 30
+        assert statuses[30] == 429
+
+
+class TestPurge:
+    def test_completions_go_a_day_after_they_expire(self, user, github):
+        github.accessible_installation()
+        with freeze_time(timedelta(days=-2)):
+            pending_completion(user)
+        with freeze_time(timedelta(hours=-2)):
+            pending_completion(user)
+        pending_completion(user)
+
+        install_states_purge()
+
+        remaining = PendingInstallCompletion.objects.values_list("expires_at", flat=True)
+        assert len(remaining) == 2
+        assert min(remaining) > timezone.now() - timedelta(days=1)
 
 
 class TestSystemCheck:
