@@ -2,12 +2,15 @@ import json
 import logging
 from datetime import datetime, timezone
 
+from aiworkflow.redaction import redact_secrets
+
 # Attributes every LogRecord has; anything else was passed through `extra=` and is kept.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line, with the `extra=` fields (delivery_id, run_id...) kept as keys."""
+    """One JSON object a line, with the `extra=` fields (delivery_id, run_id...) kept as keys;
+    a field with a secret-like name, or such a key inside a field, has its value hidden."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -16,9 +19,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update(
-            (key, value) for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES
-        )
+        extra = {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES}
+        entry.update(redact_secrets(extra))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -9,6 +9,6 @@ def redact_secrets(value):
     """A copy of a JSON value with the values of secret-like keys replaced, at any depth."""
     if isinstance(value, dict):
         return {key: REDACTED if _SECRET_KEY.search(str(key)) else redact_secrets(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [redact_secrets(item) for item in value]
     return value

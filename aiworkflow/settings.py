@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "axes",
     "integrations",
     "github_app",
     "workflows",
@@ -45,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout flagged during the view into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "aiworkflow.urls"
@@ -95,6 +98,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="aiworkflow"),
+            # Webhook intake reads a counter here for every delivery: an unreachable Redis must
+            # fail fast (intake then goes on without it), not hold GitHub's answer.
+            "OPTIONS": {"socket_connect_timeout": 2},
         }
     }
 else:
@@ -105,6 +111,23 @@ else:
             "LOCATION": VAR_DIR / "cache",
         }
     }
+
+# Failed logins (admin and API tokens alike) are counted per username and address; past
+# LOGIN_FAILURE_LIMIT that pair is refused, right password or not, until LOGIN_COOLOFF_MINUTES
+# pass without another failure. Per pair, so that guessing from one address cannot lock a user
+# out everywhere. https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# A login forgets the failures before it (admin logins: the token endpoint sends no login signal).
+AXES_RESET_ON_SUCCESS = True
+# The address the throttles and the webhook allowlist use (TRUSTED_PROXY_COUNT), not a header
+# the client chooses.
+AXES_CLIENT_IP_CALLABLE = "aiworkflow.net.client_ip"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -145,12 +168,37 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["aiworkflow.parsers.NulFreeJSONParser"],
     "EXCEPTION_HANDLER": "aiworkflow.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"auth": env("AUTH_THROTTLE_RATE", default="30/minute")},
+    # Every request counts against its user's rate (its address's, without a token); the
+    # endpoints of API_THROTTLE_SCOPES count against their own, tighter rate as well. The token
+    # endpoints set their own throttle, `auth`. Counters live in the cache.
+    # https://www.django-rest-framework.org/api-guide/throttling/
+    "DEFAULT_THROTTLE_CLASSES": [
+        "aiworkflow.throttling.ApiRateThrottle",
+        "aiworkflow.throttling.UrlNameRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env("AUTH_THROTTLE_RATE", default="30/minute"),
+        "user": env("API_THROTTLE_RATE", default="500/minute"),
+        # Each starts work in a worker (a run, a delivery's processing) or evaluates a whole payload.
+        "workflow-test": env("WORKFLOW_TEST_THROTTLE_RATE", default="30/minute"),
+        "run-rerun": env("RUN_RERUN_THROTTLE_RATE", default="30/minute"),
+        "delivery-replay": env("DELIVERY_REPLAY_THROTTLE_RATE", default="30/minute"),
+        "trigger-test": env("TRIGGER_TEST_THROTTLE_RATE", default="30/minute"),
+    },
     # https://www.django-rest-framework.org/api-guide/throttling/#how-clients-are-identified
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+}
+
+# URL name -> throttle scope (its rate is in DEFAULT_THROTTLE_RATES), for
+# aiworkflow.throttling.UrlNameRateThrottle.
+API_THROTTLE_SCOPES = {
+    "workflow-test": "workflow-test",
+    "run-rerun": "run-rerun",
+    "delivery-replay": "delivery-replay",
+    "trigger-test": "trigger-test",
 }
 
 # https://django-rest-framework-simplejwt.readthedocs.io/en/latest/settings.html
@@ -163,6 +211,7 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "TOKEN_OBTAIN_SERIALIZER": "aiworkflow.throttling.LockoutAwareTokenObtainPairSerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -197,6 +246,8 @@ GITHUB_FILE_CONTENT_MAX_BYTES = env.int("GITHUB_FILE_CONTENT_MAX_BYTES", default
 GITHUB_INSTALL_STATE_MAX_AGE_SECONDS = env.int("GITHUB_INSTALL_STATE_MAX_AGE_SECONDS", default=3600)
 # A verified install waits this long for its user to complete it (POST .../github/complete).
 GITHUB_INSTALL_COMPLETION_MAX_AGE_SECONDS = env.int("GITHUB_INSTALL_COMPLETION_MAX_AGE_SECONDS", default=600)
+# Install callbacks per client address: each spends a code exchange and calls to GitHub.
+GITHUB_INSTALL_CALLBACK_THROTTLE_RATE = env("GITHUB_INSTALL_CALLBACK_THROTTLE_RATE", default="30/minute")
 # A connection's repository access (what the user's own token sees in the installation) is
 # re-read from GitHub when older than this; beat looks for such connections every
 # GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS.
@@ -250,6 +301,8 @@ WORKFLOW_STEP_OUTPUT_MAX_BYTES = env.int("WORKFLOW_STEP_OUTPUT_MAX_BYTES", defau
 # A run whose message a worker took up this many times without finishing (each time the worker
 # was killed: out of memory, a time limit) ends `failure` instead of killing another.
 WORKFLOW_RUN_MAX_DELIVERIES = env.int("WORKFLOW_RUN_MAX_DELIVERIES", default=3)
+# Every delivery to a repository evaluates its triggers: a workflow holds at most this many.
+WORKFLOW_MAX_TRIGGERS = env.int("WORKFLOW_MAX_TRIGGERS", default=20)
 
 CELERY_FILESYSTEM_BROKER_DIR = Path(env("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if REDIS_URL:
@@ -282,6 +335,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=330)
+# KiB. A pool process that has grown past this (a 25 MiB payload, a large diff held in memory) is
+# replaced once its task ends, so that the memory goes back instead of staying with the process.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-max-memory-per-child
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", default=512000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 WEBHOOK_PROCESSING_STALE_SECONDS = env.int("WEBHOOK_PROCESSING_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
@@ -322,5 +379,15 @@ SENTRY_DSN = env("SENTRY_DSN", default="")
 if SENTRY_DSN:
     import sentry_sdk
 
-    # Tokens and payloads must not leave for Sentry: no request bodies, no personal data.
-    sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, max_request_body_size="never")
+    # Tokens and payloads must not leave for Sentry: no request bodies, no personal data, and no
+    # local variables in stack traces (a frame may hold a token or a payload).
+    # https://docs.sentry.io/platforms/python/configuration/options/
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        send_default_pii=False,
+        max_request_body_size="never",
+        include_local_variables=False,
+        environment=env("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
+        # Unset: the SDK finds one itself (the git commit, where there is one).
+        release=env("SENTRY_RELEASE", default=None),
+    )

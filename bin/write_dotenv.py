@@ -19,17 +19,21 @@ GITHUB_WEBHOOK_SECRET={webhook_secret}
 
 def main(path: str) -> None:
     target = Path(path)
-    if target.exists():
+    try:
+        # Owner-only from its creation, so no other user can read it while the secrets go in;
+        # O_EXCL refuses an existing file (or a link planted in its place) in the same step.
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
         sys.exit(f"{target} exists; not overwriting it.")
-    target.write_text(
-        TEMPLATE.format(
-            secret_key=secrets.token_urlsafe(50),
-            jwt_key=secrets.token_urlsafe(50),
-            fernet_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
-            webhook_secret=secrets.token_hex(32),
+    with os.fdopen(descriptor, "w") as dotenv:
+        dotenv.write(
+            TEMPLATE.format(
+                secret_key=secrets.token_urlsafe(50),
+                jwt_key=secrets.token_urlsafe(50),
+                fernet_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+                webhook_secret=secrets.token_hex(32),
+            )
         )
-    )
-    target.chmod(0o600)
 
 
 if __name__ == "__main__":

@@ -51,16 +51,34 @@ def _content_length(request: HttpRequest) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _failures_key(ip: str) -> str:
+    return f"webhook-verification-failures:{ip}"
+
+
+def _too_many_failures() -> JsonResponse:
+    return _error(429, "Too many requests failed verification.", Retry_After="60")
+
+
+def _over_failure_limit(ip: str) -> bool:
+    """Whether the address has used up this minute's failures: then its body is not worth reading."""
+    try:
+        failures = cache.get(_failures_key(ip)) or 0
+    except Exception:  # whatever the cache's trouble, a delivery must still be stored
+        logger.warning("the webhook failure count could not be read", exc_info=True)
+        return False
+    return failures >= settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE
+
+
 def _verification_failed(ip: str) -> JsonResponse:
     """Count the failure against the address; past the per-minute limit, answer 429 instead."""
-    key = f"webhook-verification-failures:{ip}"
+    key = _failures_key(ip)
     cache.add(key, 0, timeout=60)
     try:
         failures = cache.incr(key)
     except ValueError:  # the key expired between add and incr
         failures = 1
     if failures > settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE:
-        return _error(429, "Too many requests failed verification.", Retry_After="60")
+        return _too_many_failures()
     logger.warning("webhook signature verification failed", extra={"client_ip": ip})
     return _error(401, "The request signature is missing or wrong.")
 
@@ -86,6 +104,11 @@ def github_webhook(request: HttpRequest) -> JsonResponse:
         return _error(400, "The Content-Length header is malformed.")
     if length > MAX_BODY_BYTES:
         return _error(413, "The body exceeds GitHub's 25 MiB payload cap.")
+    if not settings.GITHUB_WEBHOOK_ALLOWED_CIDRS and _over_failure_limit(ip):
+        # Without an allowlist, an address past its failures is not worth reading. Allowlisted
+        # sources (GitHub's hook ranges) are always read: anyone can point a webhook of their own
+        # at us through GitHub's senders, and refusing those unread would refuse ours with them.
+        return _too_many_failures()
 
     body = request.read(length)
     if not signature_is_valid(body=body, header=request.headers.get("X-Hub-Signature-256")):

@@ -97,9 +97,91 @@ def test_run_history_shows_step_outputs(staff, user):
     workflow = workflow_create(
         owner=user, name="Admin view", definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []}
     )
-    run = WorkflowRun.objects.create(workflow=workflow, version=workflow.current_version, trigger={"event": "push"})
+    run = WorkflowRun.objects.create(workflow=workflow, version=workflow.current_version, owner=workflow.owner, trigger={"event": "push"})
     StepRun.objects.create(run=run, node_id="c", node_type="logic.condition", position=0, output={"result": "visible-output"})
 
     assert "visible-output" in staff.get(f"/admin/workflows/workflowrun/{run.pk}/change/").content.decode()
     assert staff.get(f"/admin/workflows/workflow/{workflow.pk}/change/").status_code == 200
     assert staff.get("/admin/workflows/workflowrun/").status_code == 200
+
+
+ADMIN_LOGIN = "/admin/login/"
+
+
+@pytest.fixture
+def operator(db):
+    return get_user_model().objects.create_superuser(username="ops", password="pw-for-ops-only")
+
+
+def admin_login(client, password: str, **extra):
+    return client.post(ADMIN_LOGIN, {"username": "ops", "password": password, "next": "/admin/"}, **extra)
+
+
+def test_admin_password_guessing_locks_the_login_out(client, operator, settings):
+    guesses = [admin_login(client, f"guess-{n}").status_code for n in range(settings.AXES_FAILURE_LIMIT - 1)]
+
+    locking_guess = admin_login(client, "one-more-guess")
+    right_password = admin_login(client, "pw-for-ops-only")
+
+    assert guesses == [200] * (settings.AXES_FAILURE_LIMIT - 1)
+    assert locking_guess.status_code == 429
+    assert right_password.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_admin_lockout_holds_only_for_the_address_that_guessed(client, operator, settings):
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        admin_login(client, f"guess-{n}", REMOTE_ADDR="203.0.113.66")
+
+    assert admin_login(client, "pw-for-ops-only", REMOTE_ADDR="198.51.100.7").status_code == 302
+
+
+def test_run_pages_hide_secret_like_values_of_outputs_and_triggers(staff, user):
+    from workflows.models import StepRun, WorkflowRun
+    from workflows.services import workflow_create
+
+    workflow = workflow_create(
+        owner=user, name="Leaky", definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []}
+    )
+    run = WorkflowRun.objects.create(
+        workflow=workflow, version=workflow.current_version, owner=workflow.owner,
+        trigger={"event": "push", "payload": {"ref": "refs/heads/main", "hook": {"config": {"secret": "hook-secret-value"}}}},
+    )
+    StepRun.objects.create(
+        run=run, node_id="c", node_type="logic.condition", position=0,
+        output={"result": "visible-output", "token": "ghs_secret", "nested": {"api_key": "api-key-value"}},
+    )
+
+    page = staff.get(f"/admin/workflows/workflowrun/{run.pk}/change/").content.decode()
+
+    assert "visible-output" in page and "refs/heads/main" in page
+    assert "ghs_secret" not in page
+    assert "api-key-value" not in page
+    assert "hook-secret-value" not in page
+
+
+def test_pending_install_completions_are_read_only_and_hide_tokens(staff, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from github_app.models import PendingInstallCompletion
+
+    digest = "d" * 64
+    pending = PendingInstallCompletion.objects.create(
+        key_digest=digest, user=user, installation_id=957387, setup_action="install", installation_data={"id": 957387},
+        github_user_id=21031067, github_login="Codertocat", access_token=SECRET, refresh_token="ghr_" + "y" * 76,
+        expires_at=timezone.now() + timedelta(minutes=10),
+    )
+    pages = [
+        staff.get("/admin/github_app/pendinginstallcompletion/"),
+        staff.get(f"/admin/github_app/pendinginstallcompletion/{pending.pk}/change/"),
+    ]
+
+    for page in pages:
+        content = page.content.decode()
+        assert page.status_code == 200
+        assert "Codertocat" in content and "957387" in content
+        assert SECRET not in content and "ghr_" not in content and digest not in content
+    assert 'name="_save"' not in pages[1].content.decode()
+    assert staff.get("/admin/github_app/pendinginstallcompletion/add/").status_code == 403

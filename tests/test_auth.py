@@ -1,5 +1,6 @@
+from datetime import datetime, timedelta, timezone
+
 import pytest
-from django.core.cache import cache
 from freezegun import freeze_time
 from rest_framework.test import APIClient
 
@@ -9,13 +10,12 @@ PROTECTED = "/api/v1/app/integrations"
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    cache.clear()
+def obtain(anon: APIClient, username="alice", password=PASSWORD, **extra):
+    return anon.post(TOKEN, {"username": username, "password": password}, format="json", **extra)
 
 
-def obtain(anon: APIClient, username="alice", password=PASSWORD):
-    return anon.post(TOKEN, {"username": username, "password": password}, format="json")
+def guess_until_locked(anon: APIClient, limit: int, **extra) -> list[int]:
+    return [obtain(anon, password=f"guess-{n}", **extra).status_code for n in range(limit)]
 
 
 def test_obtain_and_use_a_token(anon, user):
@@ -69,8 +69,9 @@ def test_form_body_is_a_415(anon, db):
     assert response.status_code == 415
 
 
-def test_password_guessing_is_throttled(anon, user, settings):
-    statuses = [obtain(anon, password=f"guess-{n}").status_code for n in range(31)]
+def test_password_spraying_from_one_address_is_throttled(anon, user):
+    """One guess for each of many usernames: no lockout counts it, the address's throttle does."""
+    statuses = [obtain(anon, username=f"user-{n}", password="Summer2026!").status_code for n in range(31)]
 
     assert statuses[:30] == [401] * 30
     assert statuses[30] == 429
@@ -78,11 +79,38 @@ def test_password_guessing_is_throttled(anon, user, settings):
 
 def test_a_forged_forwarded_for_header_does_not_dodge_the_throttle(anon, user):
     statuses = [
-        anon.post(TOKEN, {"username": "alice", "password": "guess"}, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
+        anon.post(TOKEN, {"username": f"user-{n}", "password": "guess"}, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
         for n in range(31)
     ]
 
     assert statuses[30] == 429
+
+
+def test_guessing_a_password_locks_that_user_out_from_that_address(anon, user, settings):
+    limit = settings.AXES_FAILURE_LIMIT
+
+    guesses = guess_until_locked(anon, limit)
+    right_password = obtain(anon)
+
+    assert guesses == [401] * (limit - 1) + [429]
+    assert right_password.status_code == 429
+    assert right_password["Retry-After"] == str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    assert set(right_password.json()) == {"error", "detail"}
+    assert obtain(anon, REMOTE_ADDR="198.51.100.7").status_code == 200
+
+
+def test_a_forged_forwarded_for_header_does_not_dodge_the_lockout(anon, user, settings):
+    guess_until_locked(anon, settings.AXES_FAILURE_LIMIT, HTTP_X_FORWARDED_FOR="10.0.0.1")
+
+    assert obtain(anon, HTTP_X_FORWARDED_FOR="10.0.0.99").status_code == 429
+
+
+def test_the_lockout_ends_after_the_cool_off(anon, user, settings):
+    locked_at = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc)
+    with freeze_time(locked_at):
+        guess_until_locked(anon, settings.AXES_FAILURE_LIMIT)
+    with freeze_time(locked_at + settings.AXES_COOLOFF_TIME + timedelta(seconds=1)):
+        assert obtain(anon).status_code == 200
 
 
 @pytest.mark.parametrize(

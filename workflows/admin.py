@@ -1,6 +1,18 @@
-from django.contrib import admin
+import json
 
+from django.contrib import admin
+from django.utils.html import format_html
+
+from aiworkflow.redaction import redact_secrets
 from workflows.models import StepRun, Workflow, WorkflowRun, WorkflowVersion
+
+REDACTED_DESCRIPTION = "values of secret-like keys hidden"
+
+
+def _redacted_json(value) -> str:
+    """Indented JSON without the values of secret-like keys: a step's output or a run's event may
+    hold what was read on the way, a token or a key."""
+    return format_html("<pre>{}</pre>", json.dumps(redact_secrets(value), indent=2))
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -35,8 +47,12 @@ class WorkflowAdmin(admin.ModelAdmin):
 
 class StepRunInline(ReadOnlyInline):
     model = StepRun
-    fields = ["node_id", "node_type", "status", "conclusion", "attempts", "output", "output_truncated", "error", "started_at", "finished_at"]
+    fields = ["node_id", "node_type", "status", "conclusion", "attempts", "output_redacted", "output_truncated", "error", "started_at", "finished_at"]
     readonly_fields = fields
+
+    @admin.display(description=f"output ({REDACTED_DESCRIPTION})")
+    def output_redacted(self, step: StepRun) -> str:
+        return _redacted_json(step.output)
 
 
 @admin.register(WorkflowRun)
@@ -47,9 +63,14 @@ class WorkflowRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "conclusion", "dry_run"]
     search_fields = ["id", "workflow__name"]
     inlines = [StepRunInline]
+    exclude = ["trigger"]
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
-        return [field.name for field in WorkflowRun._meta.fields]
+        return [field.name for field in WorkflowRun._meta.fields if field.name != "trigger"] + ["trigger_redacted"]
+
+    @admin.display(description=f"trigger ({REDACTED_DESCRIPTION})")
+    def trigger_redacted(self, run: WorkflowRun) -> str:
+        return _redacted_json(run.trigger)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -6,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aiworkflow.api import newest_first_pagination
+from aiworkflow.redaction import redact_secrets
 from github_app.events import WORKFLOW_EVENTS
 from workflows.models import Workflow
 from workflows.selectors import run_get, run_list, workflow_get, workflow_list
@@ -34,12 +36,18 @@ class WorkflowOutputSerializer(serializers.Serializer):
 
 
 class StepOutputSerializer(serializers.Serializer):
+    class RedactedJSONField(serializers.JSONField):
+        """Values of secret-like keys hidden: a step's output may hold what it read, a token included."""
+
+        def to_representation(self, value):
+            return redact_secrets(super().to_representation(value))
+
     node_id = serializers.CharField()
     type = serializers.CharField(source="node_type")
     status = serializers.CharField()
     conclusion = serializers.CharField(allow_null=True)
     attempts = serializers.IntegerField()
-    output = serializers.JSONField()
+    output = RedactedJSONField()
     output_truncated = serializers.BooleanField()
     error = serializers.CharField()
     started_at = serializers.DateTimeField()
@@ -56,7 +64,7 @@ class RunOutputSerializer(serializers.Serializer):
     event = serializers.CharField(source="trigger.event")
     action = serializers.CharField(source="trigger.action", allow_blank=True)
     delivery_id = serializers.CharField(source="trigger.delivery_id", allow_null=True)
-    repository = serializers.CharField(source="trigger.repository", allow_null=True)
+    repository = serializers.CharField(allow_blank=True)
     rerun_of = serializers.UUIDField(source="rerun_of_id", allow_null=True)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField()
@@ -74,7 +82,8 @@ class WorkflowInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     is_active = serializers.BooleanField(default=True)
     definition = serializers.JSONField()
-    triggers = TriggerInputSerializer(many=True, required=False)
+    # The trigger service refuses more than its cap too; here a huge list is not even parsed.
+    triggers = TriggerInputSerializer(many=True, required=False, max_length=settings.WORKFLOW_MAX_TRIGGERS)
 
 
 def _trigger_configs(data: dict) -> list | None:

@@ -1,9 +1,10 @@
+import io
 import json
 
 import pytest
 from django.core import checks
-from django.core.cache import cache
 from django.db import connection
+from freezegun import freeze_time
 
 from github_app.models import WebhookDelivery
 from github_app.signatures import signature_for, signature_is_valid
@@ -11,11 +12,6 @@ from tests.github_app.webhooks import WEBHOOK_URL, fixture_body, post_fixture, p
 
 PULL_REQUEST = "pull_request__opened"
 MAX_BODY = 25 * 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def fresh_failure_counters():
-    cache.clear()
 
 
 @pytest.fixture
@@ -31,6 +27,17 @@ def deliver(client, db, django_capture_on_commit_callbacks):
 
 def assert_nothing_stored():
     assert not WebhookDelivery.objects.exists()
+
+
+class BodyThatRecordsReads(io.BytesIO):
+    """A request body that counts what the server read of it."""
+
+    bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
 
 
 class TestSignature:
@@ -244,13 +251,62 @@ class TestSourceControls:
         assert deliver(**forged).status_code == 202
         assert deliver(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.30.252.17, 203.0.113.9").status_code == 403
 
-    def test_failed_verifications_are_throttled_but_valid_deliveries_never_are(self, deliver, client, settings):
+    def test_failed_verifications_are_throttled_while_other_addresses_still_deliver(self, deliver, client, settings):
         settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 5
 
         failures = [post_fixture(client, PULL_REQUEST, secret="wrong").status_code for _ in range(7)]
 
         assert failures == [401] * 5 + [429] * 2
+        assert deliver(REMOTE_ADDR="192.30.252.17").status_code == 202
+
+    def test_an_address_over_the_limit_is_refused_until_its_minute_has_passed(self, deliver, client, settings):
+        settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 2
+        with freeze_time("2026-01-01 10:00:00") as clock:
+            for _ in range(2):
+                post_fixture(client, PULL_REQUEST, secret="wrong")
+
+            refused = deliver()
+            clock.tick(61)
+            accepted = deliver()
+
+        assert refused.status_code == 429 and refused["Retry-After"] == "60"
+        assert accepted.status_code == 202
+
+    def test_an_address_over_the_limit_is_answered_before_its_body_is_read(self, client, db, settings):
+        settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 2
+        for _ in range(2):
+            post_fixture(client, PULL_REQUEST, secret="wrong")
+        body = fixture_body(PULL_REQUEST)
+        stream = BodyThatRecordsReads(body)
+
+        response = client.generic(
+            "POST", WEBHOOK_URL, body, content_type="application/json", HTTP_X_GITHUB_EVENT="pull_request",
+            HTTP_X_GITHUB_DELIVERY="d-1", HTTP_X_HUB_SIGNATURE_256="sha256=" + "0" * 64, **{"wsgi.input": stream},
+        )
+
+        assert response.status_code == 429
+        assert stream.bytes_read == 0
+
+    def test_an_allowlisted_sender_past_the_limit_still_delivers(self, deliver, client, settings):
+        """GitHub's senders are shared: a stranger's webhook pointed at us with the wrong secret
+        fails from the same addresses as ours, and must not get ours refused unread."""
+        settings.GITHUB_WEBHOOK_ALLOWED_CIDRS = ["192.30.252.0/22"]
+        settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 2
+        github = {"REMOTE_ADDR": "192.30.252.17"}
+        failures = [post_fixture(client, PULL_REQUEST, secret="wrong", **github).status_code for _ in range(3)]
+
+        assert failures == [401, 401, 429]
+        assert deliver(**github).status_code == 202
+
+    def test_a_delivery_is_stored_when_the_failure_count_cannot_be_read(self, deliver, monkeypatch):
+        class UnreachableCache:
+            def get(self, key):
+                raise ConnectionError("cache unreachable")
+
+        monkeypatch.setattr("github_app.views.cache", UnreachableCache())
+
         assert deliver().status_code == 202
+        assert WebhookDelivery.objects.count() == 1
 
     def test_throttle_is_per_address(self, client, db, settings):
         settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 1
