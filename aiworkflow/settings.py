@@ -301,6 +301,8 @@ WORKFLOW_STEP_OUTPUT_MAX_BYTES = env.int("WORKFLOW_STEP_OUTPUT_MAX_BYTES", defau
 # A run whose message a worker took up this many times without finishing (each time the worker
 # was killed: out of memory, a time limit) ends `failure` instead of killing another.
 WORKFLOW_RUN_MAX_DELIVERIES = env.int("WORKFLOW_RUN_MAX_DELIVERIES", default=3)
+# The most characters one template value may build or print (the render is cut off there).
+WORKFLOW_TEMPLATE_MAX_CHARS = env.int("WORKFLOW_TEMPLATE_MAX_CHARS", default=1024 * 1024)
 # Every delivery to a repository evaluates its triggers: a workflow holds at most this many.
 WORKFLOW_MAX_TRIGGERS = env.int("WORKFLOW_MAX_TRIGGERS", default=20)
 

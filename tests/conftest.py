@@ -117,6 +117,14 @@ def broker(monkeypatch):
 
 
 @pytest.fixture
+def cache_unreachable(settings):
+    """The shared cache is a Redis where nothing listens: every cache call fails to connect."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+
+
+@pytest.fixture
 def broker_unreachable(monkeypatch):
     """Messages go to a broker address where nothing listens; the app's cached pools are set
     aside so that the new address is used, and restored afterwards."""

@@ -84,3 +84,9 @@ def test_every_throttled_url_name_exists_and_has_a_rate():
     for url_name, scope in settings.API_THROTTLE_SCOPES.items():
         assert url_name in url_names
         assert scope in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+
+
+def test_an_unreachable_cache_lets_api_requests_through_rather_than_fail(api, cache_unreachable):
+    response = api.get("/api/v1/app/workflows")
+
+    assert response.status_code == 200

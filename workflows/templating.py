@@ -40,7 +40,6 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 from jinja2.utils import Namespace
 from markupsafe import EscapeFormatter, Markup
 
-MAX_CHARS = 1024 * 1024  # the default of settings.WORKFLOW_TEMPLATE_MAX_CHARS
 ITEM_COST = 8  # an item of a list or dict is a reference: counted as eight characters
 MAX_RENDER_BYTES = 64 * 1024 * 1024  # what the values one render builds may take in all
 MAX_LOOP_ITERATIONS = 100_000  # as many as the sandbox lets one `range` produce
@@ -682,7 +681,7 @@ def template_check(source: str) -> None:
 def template_render(value, context: dict):
     """Render every string in `value` (nested lists and dicts included) against a read-only copy of
     the part of `context` they can reach, all of them within one budget."""
-    token = _budget.set(_RenderBudget(getattr(settings, "WORKFLOW_TEMPLATE_MAX_CHARS", MAX_CHARS)))
+    token = _budget.set(_RenderBudget(settings.WORKFLOW_TEMPLATE_MAX_CHARS))
     try:
         # Checked again at run time: a template may have been saved before a check existed.
         trees = {source: _parsed(source) for source in template_strings(value)}

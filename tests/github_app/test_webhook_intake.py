@@ -298,13 +298,7 @@ class TestSourceControls:
         assert failures == [401, 401, 429]
         assert deliver(**github).status_code == 202
 
-    def test_a_delivery_is_stored_when_the_failure_count_cannot_be_read(self, deliver, monkeypatch):
-        class UnreachableCache:
-            def get(self, key):
-                raise ConnectionError("cache unreachable")
-
-        monkeypatch.setattr("github_app.views.cache", UnreachableCache())
-
+    def test_a_delivery_is_stored_when_the_failure_count_cannot_be_read(self, deliver, cache_unreachable):
         assert deliver().status_code == 202
         assert WebhookDelivery.objects.count() == 1
 
