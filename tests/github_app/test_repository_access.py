@@ -77,7 +77,7 @@ class TestSync:
         stored = OAuthToken.objects.get(pk=connection.pk)
         assert (stored.access_token, stored.refresh_token) == ("ghu_new", "ghr_new")
         with database.cursor() as cursor:
-            cursor.execute("SELECT access_token, refresh_token FROM integrations_oauthtoken WHERE id = %s", [connection.pk])
+            cursor.execute("SELECT access_token, refresh_token FROM integrations_oauthtoken WHERE id = %s", [connection.pk.hex])
             assert not {"ghu_new", "ghr_new"} & set(cursor.fetchone())
 
     @pytest.mark.parametrize("refusal", ["refresh", "listing"])
