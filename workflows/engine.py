@@ -20,6 +20,7 @@ from github import GithubException
 
 from github_app.errors import GitHubBadGateway, GitHubUnavailable
 from github_app.github_api import GitHubRetryLater
+from github_app.models import WebhookDelivery
 from workflows.definitions import definition_order
 from workflows.models import Conclusion, Status, StepRun, Workflow, WorkflowRun, WorkflowVersion
 from workflows.nodes import NODE_TYPES, StepContext, StepFailed
@@ -34,20 +35,28 @@ def run_start(
     *,
     workflow: Workflow,
     trigger: dict,
-    delivery=None,
+    delivery: WebhookDelivery | None = None,
+    payload_delivery: WebhookDelivery | None = None,
     dry_run: bool = False,
     rerun_of: WorkflowRun | None = None,
     version: WorkflowVersion | None = None,
 ) -> WorkflowRun | None:
     """Create a run of a version (the workflow's current one by default) and enqueue it after
     commit; None when the workflow already ran for this delivery. The run's tenant (owner,
-    installation, repository) is fixed here, from the event, and nothing later changes it."""
+    installation, repository) is fixed here, from the event, and nothing later changes it.
+
+    The trigger's payload is not copied when a delivery holds it (the run's own `delivery`, or
+    `payload_delivery` for a rerun): N runs of one 25 MiB delivery keep one copy."""
     from workflows.tasks import execute_run  # the task module imports this one
 
+    payload = trigger.get("payload")
+    payload_delivery = payload_delivery or delivery
     try:
         with transaction.atomic():
             run = WorkflowRun.objects.create(
-                workflow=workflow, version=version or workflow.current_version, delivery=delivery, trigger=trigger,
+                workflow=workflow, version=version or workflow.current_version, delivery=delivery,
+                trigger={key: value for key, value in trigger.items() if key != "payload"},
+                payload_delivery=payload_delivery, payload=None if payload_delivery else payload,
                 dry_run=dry_run, rerun_of=rerun_of, owner_id=workflow.owner_id,
                 installation_id=trigger.get("installation_id"), repository=trigger.get("repository") or "",
             )
@@ -103,12 +112,23 @@ def _finish_step(step: StepRun, conclusion: str, *, output: dict | None = None, 
     step.save()
 
 
-def _template_context(run: WorkflowRun, outputs: dict) -> dict:
+def run_payload(run: WorkflowRun) -> dict:
+    """The triggering event's payload: the run's own copy, else its delivery's stored one; empty
+    once retention has purged it."""
+    if run.payload is not None:
+        return run.payload
+    if run.payload_delivery_id is None:
+        return {}
+    stored = WebhookDelivery.objects.filter(pk=run.payload_delivery_id).values_list("payload", flat=True).first()
+    return json.loads(bytes(stored)) if stored else {}
+
+
+def _template_context(run: WorkflowRun, trigger: dict, outputs: dict) -> dict:
     workflow = {"id": str(run.workflow_id), "name": run.workflow.name, "version": run.version.number}
-    return {"trigger": run.trigger, "nodes": outputs, "workflow": workflow}
+    return {"trigger": trigger, "nodes": outputs, "workflow": workflow}
 
 
-def _execute_step(run: WorkflowRun, step: StepRun, node: dict, outputs: dict) -> float | None:
+def _execute_step(run: WorkflowRun, trigger: dict, step: StepRun, node: dict, outputs: dict) -> float | None:
     """Run one step; returns a delay when it should be tried again later."""
     step.status = Status.IN_PROGRESS
     step.started_at = step.started_at or timezone.now()
@@ -117,10 +137,10 @@ def _execute_step(run: WorkflowRun, step: StepRun, node: dict, outputs: dict) ->
     node_type = NODE_TYPES[node["type"]]
     context = StepContext(
         run_id=str(run.pk), node_id=step.node_id, owner_id=run.owner_id, installation_id=run.installation_id,
-        repository=run.repository, trigger=run.trigger, dry_run=run.dry_run,
+        repository=run.repository, trigger=trigger, dry_run=run.dry_run,
     )
     try:
-        params = template_render(node.get("params", {}), _template_context(run, outputs))
+        params = template_render(node.get("params", {}), _template_context(run, trigger, outputs))
         if node_type.writes and run.dry_run:
             output = {"dry_run": True, "would": {"type": node_type.name, "params": params}}
         else:
@@ -180,6 +200,7 @@ def run_execute(*, run_id: str) -> float | None:
     parents = {node_id: [edge["from"] for edge in definition.get("edges", []) if edge["to"] == node_id] for node_id in nodes}
     steps = _steps_of(run, order, nodes)
     outputs = {node_id: step.output for node_id, step in steps.items() if step.conclusion == Conclusion.SUCCESS}
+    trigger = {**run.trigger, "payload": run_payload(run)}
     for node_id in order:
         step = steps[node_id]
         if step.status == Status.COMPLETED:
@@ -190,7 +211,7 @@ def run_execute(*, run_id: str) -> float | None:
         if _blocked(node_id, parents, steps):
             _finish_step(step, Conclusion.SKIPPED)
             continue
-        delay = _execute_step(run, step, nodes[node_id], outputs)
+        delay = _execute_step(run, trigger, step, nodes[node_id], outputs)
         if delay is not None:
             return delay
     _run_finish(run, steps)

@@ -67,7 +67,14 @@ class WorkflowRun(models.Model):
     delivery = models.ForeignKey(
         "github_app.WebhookDelivery", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
     )
-    trigger = models.JSONField(help_text="event, action, delivery_id, installation_id, repository, sender, payload")
+    trigger = models.JSONField(help_text="event, action, delivery_id, installation_id, repository, sender")
+    # The event's payload is read from the delivery that stored it, never copied into each run;
+    # a test run, or a rerun whose delivery's payload was purged, keeps its own (`payload`).
+    payload_delivery = models.ForeignKey(
+        "github_app.WebhookDelivery", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    payload = models.JSONField(null=True, blank=True)
+    payload_purged_at = models.DateTimeField(null=True, blank=True)
     # The tenant a run works in, fixed when it is created: no template or parameter can move it.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     installation_id = models.BigIntegerField(null=True, blank=True)
@@ -81,6 +88,10 @@ class WorkflowRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
+    stale_after = models.DateTimeField(
+        null=True, blank=True,
+        help_text="A run not finished by then has lost its message or its worker: the relay enqueues it again.",
+    )
     deliveries = models.PositiveIntegerField(
         default=0, help_text="How many times a worker took up the run's message: counts workers lost mid-run."
     )

@@ -1,4 +1,5 @@
 import importlib
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -6,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from aiworkflow.errors import ApplicationError
+from github_app.models import WebhookDelivery
 from github_app.selectors import repository_access_find, user_installation_ids
 from workflows.definitions import definition_validate
 from workflows.engine import run_start
@@ -15,6 +17,11 @@ from workflows.models import Workflow, WorkflowRun, WorkflowVersion
 class InstallationNotYours(ApplicationError):
     status_code = 403
     default_message = "The payload names an installation of the GitHub App you are not connected to."
+
+
+class RunPayloadPurged(ApplicationError):
+    status_code = 409
+    default_message = "The event of this run has been purged by retention; it cannot be run again."
 
 
 class RepositoryNotYours(ApplicationError):
@@ -118,6 +125,23 @@ def workflow_test(*, workflow: Workflow, user: AbstractBaseUser, event: str, pay
 
 def run_rerun(*, run: WorkflowRun) -> WorkflowRun:
     """Run the same version on the same event again, as a new run in the same tenant; its
-    steps check the owner's access again when they execute."""
+    steps check the owner's access again when they execute. It reads the same stored payload;
+    once retention has purged that, the event can no longer be run again."""
     trigger = {**run.trigger, "installation_id": run.installation_id, "repository": run.repository or None}
-    return run_start(workflow=run.workflow, version=run.version, trigger=trigger, dry_run=run.dry_run, rerun_of=run)
+    if run.payload is not None:
+        trigger["payload"] = run.payload
+    elif not WebhookDelivery.objects.filter(pk=run.payload_delivery_id, payload_purged_at__isnull=True).exists():
+        raise RunPayloadPurged()
+    return run_start(
+        workflow=run.workflow, version=run.version, trigger=trigger, payload_delivery=run.payload_delivery,
+        dry_run=run.dry_run, rerun_of=run,
+    )
+
+
+def run_payloads_purge() -> int:
+    """Empty the payloads runs keep of their own (test runs) once older than
+    WEBHOOK_PAYLOAD_RETENTION_DAYS, as deliveries' are; returns how many."""
+    horizon = timezone.now() - timedelta(days=settings.WEBHOOK_PAYLOAD_RETENTION_DAYS)
+    return WorkflowRun.objects.filter(created_at__lt=horizon, payload__isnull=False).update(
+        payload=None, payload_purged_at=timezone.now()
+    )

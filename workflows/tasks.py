@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from workflows.engine import run_delivery_release, run_delivery_take, run_execute
+from workflows import services
 
 
 @shared_task(bind=True, max_retries=None)
@@ -16,3 +17,8 @@ def execute_run(self, run_id: str) -> None:
                 raise self.retry(countdown=delay)
     finally:
         run_delivery_release(run_id=run_id)
+
+
+@shared_task
+def run_payloads_purge() -> int:
+    return services.run_payloads_purge()

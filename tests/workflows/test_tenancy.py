@@ -106,7 +106,7 @@ def test_a_template_cannot_rewrite_the_run_context(api, user, tenants, github_ht
     assert requests_to_other_tenants(github_http) == []
     stored = WorkflowRun.objects.get(pk=run["id"])
     assert (stored.installation_id, stored.repository) == (INSTALLATION, REPO)
-    assert stored.trigger["installation_id"] == INSTALLATION and stored.trigger["payload"]["installation"] == {"id": INSTALLATION}
+    assert stored.trigger["installation_id"] == INSTALLATION and stored.payload["installation"] == {"id": INSTALLATION}
     refused = [step for step in run["steps"] if step["conclusion"] == "failure"]
     assert refused and "Template error" in refused[0]["error"]
 
