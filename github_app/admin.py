@@ -1,10 +1,17 @@
 import json
 
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.utils.html import format_html
 
 from aiworkflow.redaction import redact_secrets
-from github_app.models import Installation, InstallationRepository, PendingInstallCompletion, WebhookDelivery
+from github_app.models import (
+    Installation,
+    InstallationRepository,
+    PendingInstallCompletion,
+    RedeliveryRequest,
+    WebhookDelivery,
+)
 from github_app.services.deliveries import DeliveryNotReplayable, delivery_replay
 
 
@@ -87,6 +94,31 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             except DeliveryNotReplayable as exc:
                 self.message_user(request, f"{delivery.delivery_id}: {exc.message}", level=messages.WARNING)
         self.message_user(request, f"{replayed} delivery(ies) queued again.")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RedeliveryRequest)
+class RedeliveryRequestAdmin(admin.ModelAdmin):
+    """Deliveries GitHub failed to send and was asked to send again; read-only. "Received" tells
+    whether the redelivery has reached us since."""
+
+    list_display = ["delivery_id", "event", "action", "failed_status", "failed_at", "refused_with", "requested_at", "received"]
+    list_filter = ["event"]
+    search_fields = ["delivery_id"]
+    date_hierarchy = "requested_at"
+
+    def get_queryset(self, request):
+        stored = WebhookDelivery.objects.filter(delivery_id=OuterRef("delivery_id"))
+        return super().get_queryset(request).annotate(received=Exists(stored))
+
+    @admin.display(boolean=True, ordering="received")
+    def received(self, redelivery: RedeliveryRequest) -> bool:
+        return redelivery.received
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -6,6 +6,7 @@ failure becomes one of the project's errors, whose messages never carry a token.
 
 import contextlib
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 import requests
 from django.conf import settings
 from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException
@@ -140,3 +141,64 @@ def user_installation_repositories(*, user_token: str, installation_id: int) -> 
 
 class _NotVisible(ApplicationError):
     """The user cannot see the installation at all."""
+
+
+# Refusals of one redelivery that asking again would meet again: the log entry is gone (404,
+# 410) or GitHub will not redeliver it (400, 422).
+REDELIVERY_REFUSALS = frozenset({400, 404, 410, 422})
+
+
+class RedeliveryRefused(ApplicationError):
+    status_code = 502
+    default_message = "GitHub refused to redeliver this delivery."
+
+
+def _is_rate_limit(exc: GithubException) -> bool:
+    headers = exc.headers or {}
+    quota_spent = headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
+    return exc.status == 429 or (exc.status == 403 and quota_spent)
+
+
+@contextlib.contextmanager
+def _app_hook_errors(*, refusals: frozenset[int] = frozenset()) -> Iterator[None]:
+    """github_errors, and what PyGithub does not tell apart: a 429, or a 403 with the quota spent
+    or a Retry-After, is a rate limit whatever its message says (PyGithub knows some wordings
+    only); a status among `refusals` raises RedeliveryRefused."""
+    with github_errors(not_found=GitHubBadGateway("GitHub knows no webhook delivery log for this App.")):
+        try:
+            yield
+        except GithubException as exc:
+            if _is_rate_limit(exc):
+                message = "GitHub's rate limit is exhausted; try again shortly."
+                raise GitHubUnavailable(message, headers=_retry_after(exc)) from None
+            if exc.status in refusals:
+                raise RedeliveryRefused(detail={"github_status": exc.status}) from None
+            raise
+
+
+def _next_cursor(link_header: str) -> str | None:
+    """The `cursor` of the `rel="next"` page in GitHub's Link header; None on the last page."""
+    for link in requests.utils.parse_header_links(link_header):
+        if link.get("rel") == "next":
+            return parse_qs(urlsplit(link["url"]).query).get("cursor", [None])[0]
+    return None
+
+
+def app_hook_deliveries_page(*, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    """One page of the App's webhook delivery log, newest first, as the App (JWT), and the cursor
+    of the next page (None on the last).
+    https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook
+    """
+    parameters = {"per_page": PER_PAGE, **({"cursor": cursor} if cursor else {})}
+    with _app_hook_errors():
+        requester = _app_integration().requester
+        headers, data = requester.requestJsonAndCheck("GET", "/app/hook/deliveries", parameters=parameters)
+    return data, _next_cursor(headers.get("link", ""))
+
+
+def app_hook_delivery_redeliver(*, log_entry_id: int) -> None:
+    """Ask GitHub to send a logged delivery again (202), as the App (JWT).
+    https://docs.github.com/en/rest/apps/webhooks#redeliver-a-delivery-for-an-app-webhook
+    """
+    with _app_hook_errors(refusals=REDELIVERY_REFUSALS):
+        _app_integration().requester.requestJsonAndCheck("POST", f"/app/hook/deliveries/{log_entry_id}/attempts")

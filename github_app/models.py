@@ -171,3 +171,47 @@ class InstallationAccessToken(models.Model):
     token = EncryptedTextField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class DeliveryLogPosition(models.Model):
+    """How far the App's webhook delivery log at GitHub has been searched for missed deliveries
+    (one row). GitHub lists the log newest first, so a pass reads from the top down to where the
+    last complete pass began; a pass cut short keeps the cursor of the first page it did not
+    finish, and the next pass goes on from there."""
+
+    newest_entry_id = models.BigIntegerField(
+        null=True, blank=True, help_text="Log entries up to this id have been searched by a complete pass."
+    )
+    newest_delivered_at = models.DateTimeField(null=True, blank=True)
+    pass_newest_entry_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The newest log entry of the pass not finished yet."
+    )
+    pass_newest_delivered_at = models.DateTimeField(null=True, blank=True)
+    resume_cursor = models.CharField(
+        max_length=200, blank=True, help_text="GitHub's cursor of the first page the unfinished pass has not searched."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class RedeliveryRequest(models.Model):
+    """A delivery GitHub failed to send, never stored here, that we asked GitHub to send again.
+    One per delivery GUID: a delivery is never asked for twice."""
+
+    delivery_id = models.CharField(max_length=64, unique=True, help_text="The X-GitHub-Delivery GUID.")
+    log_entry_id = models.BigIntegerField(help_text="The failed attempt in GitHub's delivery log that was redelivered.")
+    event = models.CharField(max_length=64)
+    action = models.CharField(max_length=100, blank=True)
+    installation_id = models.BigIntegerField(null=True, blank=True)
+    failed_status = models.CharField(max_length=255, help_text="GitHub's account of the failed attempt.")
+    failed_status_code = models.IntegerField(help_text="Our answer to the failed attempt; 0 when there was none.")
+    failed_at = models.DateTimeField()
+    refused_with = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="GitHub's answer when it refused to redeliver; empty when it accepted."
+    )
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event}.{self.action} {self.delivery_id}" if self.action else f"{self.event} {self.delivery_id}"

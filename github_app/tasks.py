@@ -1,6 +1,7 @@
 from celery import shared_task
 
-from github_app.services import deliveries, repository_access
+from github_app.errors import GitHubAppNotConfigured
+from github_app.services import deliveries, redelivery, repository_access
 from github_app.services.install_flow import install_completions_purge, used_install_states_purge
 
 
@@ -28,3 +29,12 @@ def install_states_purge() -> int:
 @shared_task
 def repository_access_sync_due() -> int:
     return repository_access.repository_access_sync_due()
+
+
+@shared_task
+def deliveries_redeliver_missed() -> int:
+    """A pass cut short by GitHub stops cleanly; beat runs the next one an interval later."""
+    try:
+        return len(redelivery.deliveries_redeliver_missed().requested)
+    except GitHubAppNotConfigured:  # no App, no delivery log: nothing to recover
+        return 0

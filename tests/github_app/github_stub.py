@@ -5,7 +5,7 @@ import json
 import re
 import time
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
@@ -129,3 +129,90 @@ class GitHubStub:
         self.installation(installation_id)
         self.repositories(installation_id, repositories)
         self.user_repositories(installation_id, user_repositories if user_repositories is not None else repositories)
+
+
+def api_url_matching(path_pattern: str) -> re.Pattern:
+    """Like api_url, for a path given as a regular expression."""
+    base = urlsplit(settings.GITHUB_API_BASE_URL)
+    origin = re.escape(f"{base.scheme}://{base.hostname}")
+    return re.compile(rf"{origin}(:\d+)?{re.escape(base.path)}{path_pattern}(\?.*)?$")
+
+
+def log_status(status_code: int) -> str:
+    """GitHub's account of an attempt that we answered `status_code` (0: no answer)."""
+    if status_code == 0:
+        return "timed out"
+    return "OK" if 200 <= status_code < 300 else f"Invalid HTTP Response: {status_code}"
+
+
+def hook_delivery(
+    entry_id: int,
+    guid: str,
+    *,
+    status_code: int = 202,
+    minutes_ago: float = 5,
+    event: str = "pull_request",
+    action: str | None = "opened",
+    redelivery: bool = False,
+) -> dict:
+    """One attempt in the App's delivery log, as `GET /app/hook/deliveries` lists it."""
+    delivered_at = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    return {
+        "id": entry_id,
+        "guid": guid,
+        "delivered_at": delivered_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "redelivery": redelivery,
+        "duration": 0.27 if status_code else 10.0,
+        "status": log_status(status_code),
+        "status_code": status_code,
+        "event": event,
+        "action": action,
+        "installation_id": INSTALLATION_ID,
+        "repository_id": 186853002,
+        "throttled_at": None,
+    }
+
+
+def log_cursor(page: list[dict]) -> str:
+    """GitHub's cursor for the page after `page`."""
+    return f"v1_{page[-1]['id']}"
+
+
+def delivery_log(mock: responses.RequestsMock, pages: list[list[dict]], *, first_cursor: str | None = None):
+    """`GET /app/hook/deliveries`, newest first, over `pages` linked the way GitHub links them:
+    a Link header whose rel="next" URL carries the next page's `cursor`. The first page is asked
+    without a cursor, or with `first_cursor`."""
+    url = api_url("/app/hook/deliveries")
+    cursor = first_cursor
+    for number, page in enumerate(pages):
+        headers = {}
+        if number + 1 < len(pages):
+            next_url = f"{settings.GITHUB_API_BASE_URL}/app/hook/deliveries?per_page=100&cursor={log_cursor(page)}"
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        params = {"per_page": "100", **({"cursor": cursor} if cursor else {})}
+        mock.get(url, json=page, headers=headers, match=[matchers.query_param_matcher(params)])
+        cursor = log_cursor(page)
+
+
+def redeliveries_accepted(mock: responses.RequestsMock):
+    """`POST /app/hook/deliveries/{id}/attempts` for any log entry: 202 Accepted."""
+    return mock.post(api_url_matching(r"/app/hook/deliveries/\d+/attempts"), json={}, status=202)
+
+
+def redeliveries_asked(mock: responses.RequestsMock) -> list[int]:
+    """The log entry ids GitHub was asked to redeliver, in order."""
+    attempts = re.compile(r"/app/hook/deliveries/(\d+)/attempts")
+    return [
+        int(attempts.search(call.request.url).group(1))
+        for call in mock.calls
+        if call.request.method == "POST" and attempts.search(call.request.url)
+    ]
+
+
+def delivery_log_pages_asked(mock: responses.RequestsMock) -> list[str | None]:
+    """The `cursor` of each `GET /app/hook/deliveries`, in order (None: the newest page)."""
+    return [
+        parse_qs(urlsplit(call.request.url).query).get("cursor", [None])[0]
+        for call in mock.calls
+        if call.request.method == "GET" and "/app/hook/deliveries" in call.request.url
+    ]
