@@ -55,7 +55,7 @@ def _read(github: Github, path: str, *, params: dict | None = None, accept: str 
     if status == 304 and remembered:
         return remembered[1]
     if status >= 400:
-        raise github.requester.createException(status, response_headers, _json_or_text(text))
+        raise github.requester.createException(status, response_headers, _error_body(text))
     payload = text if accept == DIFF else json.loads(text)
     etag = response_headers.get("etag")
     if reads and etag:
@@ -72,11 +72,13 @@ def _segments(path: str) -> str:
     return "/".join(quote(segment, safe="") for segment in segments)
 
 
-def _json_or_text(text: str):
+def _error_body(text: str) -> dict:
+    """GitHub's error as PyGithub expects it: a JSON object, even for an HTML error page."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except ValueError:
-        return text
+        data = None
+    return data if isinstance(data, dict) else {"message": text[:500]}
 
 
 def _pages(github: Github, path: str, *, limit: int, reads: ConditionalReads | None = None, item_key: str | None = None) -> list:

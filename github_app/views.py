@@ -3,6 +3,7 @@ its signature before parsing and to accept GitHub's 25 MiB, past Django's 2.5 MB
 
 import ipaddress
 import logging
+import time
 from functools import lru_cache
 
 from django.conf import settings
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 MAX_HEADER_LENGTH = 64
+FAILURE_WINDOW_SECONDS = 60  # WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE counts per clock minute
 
 
 def _error(status: int, message: str, **headers) -> JsonResponse:
@@ -51,12 +53,24 @@ def _content_length(request: HttpRequest) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _failure_window() -> tuple[int, int]:
+    """The current fixed window: (its number since the epoch, the seconds left in it)."""
+    now = int(time.time())
+    return now // FAILURE_WINDOW_SECONDS, FAILURE_WINDOW_SECONDS - now % FAILURE_WINDOW_SECONDS
+
+
 def _failures_key(ip: str) -> str:
-    return f"webhook-verification-failures:{ip}"
+    """This minute's counter of the address. The minute is in the key, so the window ends on
+    time on every cache backend: some (the file and database caches) re-set an incremented key
+    with the default timeout, which would make a window counted on its own expiry restart at
+    every failure."""
+    window, _ = _failure_window()
+    return f"webhook-verification-failures:{ip}:{window}"
 
 
 def _too_many_failures() -> JsonResponse:
-    return _error(429, "Too many requests failed verification.", Retry_After="60")
+    _, seconds_left = _failure_window()
+    return _error(429, "Too many requests failed verification.", Retry_After=str(seconds_left))
 
 
 def _over_failure_limit(ip: str) -> bool:
@@ -69,15 +83,22 @@ def _over_failure_limit(ip: str) -> bool:
     return failures >= settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE
 
 
+def _failure_count(ip: str) -> int:
+    """Count one more failure of the address this minute; 0 when the cache cannot count."""
+    key = _failures_key(ip)
+    try:
+        cache.add(key, 0, timeout=2 * FAILURE_WINDOW_SECONDS)  # outlives its minute, whatever the processes' clock skew
+        return cache.incr(key)
+    except ValueError:  # the key was evicted between add and incr
+        return 1
+    except Exception:  # the cache's own connection errors: the answer is a 401 all the same
+        logger.warning("the webhook failure count could not be updated", exc_info=True)
+        return 0
+
+
 def _verification_failed(ip: str) -> JsonResponse:
     """Count the failure against the address; past the per-minute limit, answer 429 instead."""
-    key = _failures_key(ip)
-    cache.add(key, 0, timeout=60)
-    try:
-        failures = cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        failures = 1
-    if failures > settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE:
+    if _failure_count(ip) > settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE:
         return _too_many_failures()
     logger.warning("webhook signature verification failed", extra={"client_ip": ip})
     return _error(401, "The request signature is missing or wrong.")

@@ -4,10 +4,22 @@ Candidates come from the trigger index by (repository, event), restricted to the
 reach the repository through the delivery's installation (their own GitHub token sees it), and
 only if that installation (not suspended or deleted) covers the repository: nobody receives
 events of a repository they cannot see.
-Filters then run on the candidates only.
+Filters then run on the candidates only: first without the changed files, so that GitHub is
+asked for them only when a trigger with path filters still matches, and before any run starts.
+
+Path filters pass without the changed files only when GitHub cannot produce the diff, as in
+Actions:
+- 406: the diff is too large;
+- 422: computing it takes too long ("not_available");
+- 404 "No common ancestor": compare's answer for unrelated histories (a force push).
+Any other failure to read them (a 5xx, a rate limit, a timeout, any other 404: GitHub answers one
+for a moment after a push, and for a repository the App no longer reaches) fails the delivery's
+attempt, which the relay retries with backoff; no run starts for want of an answer.
 """
 
 import logging
+
+from github import GithubException
 
 from github_app.models import Installation, WebhookDelivery
 from github_app.repository_context import compare_changed_files, pull_request_files
@@ -19,6 +31,7 @@ from workflows.services import run_trigger_build
 
 logger = logging.getLogger(__name__)
 NO_COMMIT = "0" * 40
+DIFF_UNAVAILABLE_STATUSES = (406, 422)
 
 
 def trigger_candidates(*, installation_id: int | None, repository_id: int | None, repository: str, event: str) -> list[Trigger]:
@@ -39,21 +52,43 @@ def trigger_candidates(*, installation_id: int | None, repository_id: int | None
     )
 
 
+def _diff_unavailable(error: GithubException) -> bool:
+    """Whether GitHub answered that it cannot produce this diff, rather than failing for now."""
+    message = error.data.get("message") if isinstance(error.data, dict) else None
+    unrelated_histories = error.status == 404 and "no common ancestor" in str(message).lower()
+    return error.status in DIFF_UNAVAILABLE_STATUSES or unrelated_histories
+
+
+def _changed_files_from_api(event: str, payload: dict, installation_id: int, repository: str) -> list[str] | None:
+    if event == "push" and payload.get("before") and payload.get("before") != NO_COMMIT and payload.get("after"):
+        return compare_changed_files(installation_id=installation_id, repo=repository, base=payload["before"], head=payload["after"])
+    if event in PULL_REQUEST_EVENTS and payload.get("pull_request"):
+        files = pull_request_files(installation_id=installation_id, repo=repository, number=payload["pull_request"]["number"])
+        return [name for item in files for name in (item.get("previous_filename"), item["filename"]) if name]
+    return None
+
+
 def _changed_files(event: str, payload: dict, installation_id: int, repository: str) -> list[str] | None:
-    """The changed files, from the payload or, when it cannot tell, from the API; None when
-    the API cannot say either (path filters then pass, as in Actions)."""
+    """The changed files, from the payload or else from the API; None when nothing can tell
+    (path filters then pass). Failing to read them for now raises (see above)."""
     known = payload_changed_files(event, payload)
     if known is not None:
         return known
     try:
-        if event == "push" and payload.get("before") and payload.get("before") != NO_COMMIT and payload.get("after"):
-            return compare_changed_files(installation_id=installation_id, repo=repository, base=payload["before"], head=payload["after"])
-        if event in PULL_REQUEST_EVENTS and payload.get("pull_request"):
-            files = pull_request_files(installation_id=installation_id, repo=repository, number=payload["pull_request"]["number"])
-            return [name for item in files for name in (item.get("previous_filename"), item["filename"]) if name]
-    except Exception:  # the diff is unavailable: path filters pass, as in Actions
-        logger.warning("changed files unavailable", exc_info=True, extra={"repository": repository})
-    return None
+        return _changed_files_from_api(event, payload, installation_id, repository)
+    except GithubException as exc:
+        if not _diff_unavailable(exc):
+            raise
+        logger.info("GitHub cannot produce the diff; path filters pass", extra={"repository": repository, "github_status": exc.status})
+        return None
+
+
+def _has_path_filters(trigger: Trigger) -> bool:
+    return "paths" in trigger.config or "paths_ignore" in trigger.config
+
+
+def _matching(candidates: list[Trigger], event: str, payload: dict, changed_files: list[str] | None) -> list[Trigger]:
+    return [candidate for candidate in candidates if trigger_evaluate(candidate.config, event, payload, changed_files).matched]
 
 
 def delivery_dispatch(delivery: WebhookDelivery, payload: dict) -> int:
@@ -62,13 +97,11 @@ def delivery_dispatch(delivery: WebhookDelivery, payload: dict) -> int:
         installation_id=delivery.installation_id, repository_id=delivery.repository_id,
         repository=delivery.repository_full_name, event=delivery.event,
     )
-    if not candidates:
+    matching = _matching(candidates, delivery.event, payload, None)
+    if any(_has_path_filters(trigger) for trigger in matching):
+        changed = _changed_files(delivery.event, payload, delivery.installation_id, delivery.repository_full_name)
+        matching = _matching(matching, delivery.event, payload, changed)
+    if not matching:
         return 0
-    needs_files = any("paths" in trigger.config or "paths_ignore" in trigger.config for trigger in candidates)
-    changed = _changed_files(delivery.event, payload, delivery.installation_id, delivery.repository_full_name) if needs_files else None
     trigger = run_trigger_build(event=delivery.event, payload=payload, delivery_id=delivery.delivery_id)
-    started = 0
-    for candidate in candidates:
-        if trigger_evaluate(candidate.config, delivery.event, payload, changed).matched:
-            started += run_start(workflow=candidate.workflow, trigger=trigger, delivery=delivery) is not None
-    return started
+    return sum(run_start(workflow=candidate.workflow, trigger=trigger, delivery=delivery) is not None for candidate in matching)

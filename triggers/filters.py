@@ -5,9 +5,15 @@ branch (pull request events) or the head branch (workflow_run, check_suite, chec
 push, branch filters alone exclude tags and tag filters alone exclude branches, and paths are
 not looked at for tags; `paths` needs one selected changed file, `paths_ignore` skips only when
 every changed file is ignored; unknown changed files pass, as in Actions.
+
+`ignore_bots` and `ignore_drafts` are on unless a config sets them false, and an event this App's
+own bot account sent never matches, whatever the config says: as GitHub Actions never lets its own
+token start a workflow, no workflow can loop on what it writes.
 """
 
 from dataclasses import dataclass, field
+
+from django.conf import settings
 
 from triggers.patterns import FilterPattern, patterns_compile, patterns_decide
 
@@ -29,20 +35,34 @@ def _quoted(values: list[str]) -> str:
     return ", ".join(f'"{value}"' for value in values)
 
 
+def _field(payload: dict, *path: str):
+    """The value at `path`, or None where the payload has another shape: a sample payload given
+    to the trigger test endpoint may have any."""
+    value = payload
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _text(payload: dict, *path: str) -> str | None:
+    value = _field(payload, *path)
+    return value if isinstance(value, str) else None
+
+
 def _ref(event: str, payload: dict) -> tuple[str | None, str | None]:
     """The (kind, name) the branch and tag filters look at: ("branch", ...), ("tag", ...) or (None, None)."""
     if event == "push":
-        ref = payload.get("ref") or ""
+        ref = _text(payload, "ref") or ""
         for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
             if ref.startswith(prefix):
                 return kind, ref[len(prefix):]
         return None, None
     if event in PULL_REQUEST_EVENTS:
-        return "branch", ((payload.get("pull_request") or {}).get("base") or {}).get("ref")
+        return "branch", _text(payload, "pull_request", "base", "ref")
     if event in ("workflow_run", "check_suite"):
-        return "branch", (payload.get(event) or {}).get("head_branch")
+        return "branch", _text(payload, event, "head_branch")
     if event == "check_run":
-        return "branch", ((payload.get("check_run") or {}).get("check_suite") or {}).get("head_branch")
+        return "branch", _text(payload, "check_run", "check_suite", "head_branch")
     return None, None
 
 
@@ -50,17 +70,19 @@ def _author(event: str, payload: dict) -> str:
     """Who the event is about: the comment's, review's, pull request's or issue's author, the
     pusher of a push, else the sender."""
     for key in ("comment", "review", "pull_request", "issue"):
-        login = ((payload.get(key) or {}).get("user") or {}).get("login")
+        login = _text(payload, key, "user", "login")
         if login:
             return login
-    if event == "push" and (payload.get("pusher") or {}).get("name"):
-        return payload["pusher"]["name"]
-    return (payload.get("sender") or {}).get("login") or ""
+    pusher = _text(payload, "pusher", "name")
+    if event == "push" and pusher:
+        return pusher
+    return _text(payload, "sender", "login") or ""
 
 
 def _labels(payload: dict) -> list[str]:
-    subject = payload.get("pull_request") or payload.get("issue") or {}
-    return [label.get("name", "") for label in subject.get("labels") or []]
+    labels = _field(payload, "pull_request", "labels") or _field(payload, "issue", "labels")
+    names = [_text(label, "name") for label in labels] if isinstance(labels, list) else []
+    return [name for name in names if name]
 
 
 def _filter_list(evaluation: Evaluation, name: str, patterns: list[FilterPattern], value: str, *, ignore: bool) -> None:
@@ -111,6 +133,37 @@ def _paths(evaluation: Evaluation, config: dict, changed_files: list[str] | None
             evaluation.decide(bool(kept), f"{key}: {reason}")
 
 
+def _default_true(config: dict, key: str) -> tuple[bool, str]:
+    """A flag that is on unless the config sets it false, and the note its reason carries when
+    it is on by default."""
+    return (config[key], "") if key in config else (True, " (default true)")
+
+
+def _sender_is_this_app(login: str, user_id) -> bool:
+    """Whether the App's bot account sent the event: its login `<slug>[bot]`, or its user id,
+    which still holds after the App is renamed."""
+    slug, bot_user_id = settings.GITHUB_APP_SLUG, settings.GITHUB_APP_BOT_USER_ID
+    by_login = bool(slug) and login.lower() == f"{slug}[bot]".lower()
+    return by_login or (bool(bot_user_id) and user_id == bot_user_id)
+
+
+def _senders(evaluation: Evaluation, config: dict, payload: dict) -> None:
+    login = _text(payload, "sender", "login") or ""
+    if _sender_is_this_app(login, _field(payload, "sender", "id")):
+        evaluation.decide(False, "sender is this App: its own events never start a run")
+    ignore_bots, note = _default_true(config, "ignore_bots")
+    if ignore_bots:
+        bot = _field(payload, "sender", "type") == "Bot" or login.endswith("[bot]")
+        evaluation.decide(not bot, f'ignore_bots: sender "{login}" {"is" if bot else "is not"} a bot{note}')
+
+
+def _drafts(evaluation: Evaluation, config: dict, event: str, payload: dict) -> None:
+    ignore_drafts, note = _default_true(config, "ignore_drafts")
+    if ignore_drafts and event in PULL_REQUEST_EVENTS:
+        draft = bool(_field(payload, "pull_request", "draft"))
+        evaluation.decide(not draft, f'ignore_drafts: the pull request {"is" if draft else "is not"} a draft{note}')
+
+
 def trigger_evaluate(config: dict, event: str, payload: dict, changed_files: list[str] | None = None) -> Evaluation:
     """Every filter of a (valid) config applied to one event."""
     evaluation = Evaluation()
@@ -138,13 +191,8 @@ def trigger_evaluate(config: dict, event: str, payload: dict, changed_files: lis
         present = {label.lower(): label for label in _labels(payload)}
         found = [label for label in config["label_filter"] if label.lower() in present]
         evaluation.decide(bool(found), f'label_filter: {f"has {_quoted(found)}" if found else "none of the labels is on it"}')
-    if config.get("ignore_bots"):
-        sender = payload.get("sender") or {}
-        bot = sender.get("type") == "Bot" or (sender.get("login") or "").endswith("[bot]")
-        evaluation.decide(not bot, f'ignore_bots: the sender "{sender.get("login")}" {"is" if bot else "is not"} a bot')
-    if config.get("ignore_drafts") and event in PULL_REQUEST_EVENTS:
-        draft = bool((payload.get("pull_request") or {}).get("draft"))
-        evaluation.decide(not draft, f'ignore_drafts: the pull request {"is" if draft else "is not"} a draft')
+    _senders(evaluation, config, payload)
+    _drafts(evaluation, config, event, payload)
     return evaluation
 
 
@@ -152,7 +200,8 @@ def payload_changed_files(event: str, payload: dict) -> list[str] | None:
     """The files a push changed, from its commits; None when the payload cannot tell (not a
     push, or a push of more than the 20 commits GitHub lists, whose files need the compare API)."""
     commits = payload.get("commits")
-    if event != "push" or commits is None or len(commits) >= 20:
+    if event != "push" or not isinstance(commits, list) or len(commits) >= 20:
         return None
-    paths = [path for commit in commits for key in ("added", "modified", "removed") for path in commit.get(key) or []]
+    changes = [_field(commit, key) for commit in commits for key in ("added", "modified", "removed")]
+    paths = [path for change in changes if isinstance(change, list) for path in change if isinstance(path, str)]
     return list(dict.fromkeys(paths))

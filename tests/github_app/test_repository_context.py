@@ -7,6 +7,7 @@ import time
 
 import pytest
 import responses
+from github import GithubException
 
 from github_app.errors import FileNotAFile
 from github_app.repository_context import (
@@ -231,3 +232,13 @@ class TestWrites:
             labels_add(installation_id=INSTALLATION, repo=REPO, number=NUMBER, labels=["x"])
 
         assert time.monotonic() - started >= 1.9
+
+
+def test_an_html_error_page_from_github_is_a_github_error_with_its_status(github, settings):
+    settings.GITHUB_HTTP_RETRIES = 0
+    github.get(api_url(f"/repos/{REPO}/commits/abc1234"), body="<html><h1>Unicorn!</h1></html>", status=502, content_type="text/html")
+
+    with pytest.raises(GithubException) as raised:
+        commit_context(installation_id=INSTALLATION, repo=REPO, sha="abc1234")
+
+    assert raised.value.status == 502 and "Unicorn" in raised.value.data["message"]

@@ -1,5 +1,6 @@
 import io
 import json
+import uuid
 
 import pytest
 from django.core import checks
@@ -308,6 +309,49 @@ class TestSourceControls:
 
         assert post_fixture(client, PULL_REQUEST, secret="wrong", REMOTE_ADDR="198.51.100.1").status_code == 429
         assert post_fixture(client, PULL_REQUEST, secret="wrong", REMOTE_ADDR="198.51.100.2").status_code == 401
+
+
+@pytest.fixture(params=["file", "redis"])
+def shared_cache(request, settings, tmp_path):
+    """The failure counters in a cache every web process shares, as deployed: files, or Redis."""
+    if request.param == "file":
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path / "cache")}}
+        return
+    if not settings.REDIS_URL:
+        pytest.skip("REDIS_URL is not set")
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.REDIS_URL, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    }
+
+
+class TestFailureWindow:
+    """WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE counts per clock minute, on every cache backend."""
+
+    def test_a_trickle_of_one_failure_every_40_seconds_is_never_refused(self, client, db, settings, shared_cache):
+        settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 2
+        answers = []
+        with freeze_time("2026-01-01 10:00:00") as clock:
+            for _ in range(12):
+                answers.append(post_fixture(client, PULL_REQUEST, secret="wrong").status_code)
+                clock.tick(40)
+
+        assert answers == [401] * 12
+
+    def test_a_burst_is_refused_until_the_minute_ends_and_the_next_minute_is_fresh(self, deliver, client, settings, shared_cache):
+        settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 2
+        with freeze_time("2026-01-01 10:00:10") as clock:
+            burst = [post_fixture(client, PULL_REQUEST, secret="wrong") for _ in range(3)]
+            refused = deliver()
+            clock.tick(50)
+            fresh = post_fixture(client, PULL_REQUEST, secret="wrong")
+            accepted = deliver()
+
+        assert [answer.status_code for answer in burst] == [401, 401, 429]
+        assert (refused.status_code, refused["Retry-After"]) == (429, "50")
+        assert (fresh.status_code, accepted.status_code) == (401, 202)
+
+    def test_a_failure_is_a_401_when_the_cache_cannot_count_it(self, client, db, cache_unreachable):
+        assert post_fixture(client, PULL_REQUEST, secret="wrong").status_code == 401
 
 
 class TestSystemChecks:

@@ -29,6 +29,7 @@ def test_explains_a_match_filter_by_filter(api):
             'event: "push" is in "push"',
             'branches: "release/v1" selected by "release/**"',
             'paths: "docs/intro.md" selected by "docs/**"',
+            'ignore_bots: sender "Codertocat" is not a bot (default true)',
         ],
     }
 
@@ -45,7 +46,51 @@ def test_changed_files_default_to_the_push_commits(api):
 
     body = ask(api, {"events": ["push"], "paths": ["docs/**"]}, payload=payload).json()
 
-    assert body["matched"] is False and "none of 1 changed files selected" in body["reasons"][-1]
+    assert body["matched"] is False and "paths: none of 1 changed files selected" in body["reasons"]
+
+
+def test_explains_that_bots_and_drafts_are_ignored_by_default(api):
+    payload = {**load_fixture("pull_request__opened"), "sender": {"login": "x[bot]", "type": "Bot"}}
+    payload["pull_request"]["draft"] = True
+
+    body = ask(api, {"events": ["pull_request"]}, event="pull_request", payload=payload).json()
+
+    assert body["matched"] is False
+    assert body["reasons"][-2:] == [
+        'ignore_bots: sender "x[bot]" is a bot (default true)',
+        "ignore_drafts: the pull request is a draft (default true)",
+    ]
+
+
+def test_explains_that_the_apps_own_events_never_start_a_run(api):
+    payload = {**load_fixture("issue_comment__created"), "sender": {"login": "ai-workflow-teams-test[bot]", "type": "Bot"}}
+
+    body = ask(api, {"events": ["issue_comment"], "ignore_bots": False}, event="issue_comment", payload=payload).json()
+
+    assert body == {
+        "matched": False,
+        "reasons": ['event: "issue_comment" is in "issue_comment"', "sender is this App: its own events never start a run"],
+    }
+
+
+@pytest.mark.parametrize(
+    "event, payload",
+    [
+        ("push", {"sender": "someone", "ref": 5, "commits": "abc"}),
+        ("push", {"commits": [1, {"added": "a.py"}], "pusher": []}),
+        ("pull_request", {"action": ["opened"], "pull_request": "2"}),
+        ("pull_request", {"action": "opened", "pull_request": {"base": [], "labels": [1, {"name": 2}], "draft": "yes"}}),
+        ("issue_comment", {"comment": {"user": "x"}, "issue": {"labels": {}}, "sender": {"login": 7, "id": []}}),
+        ("check_run", {"check_run": {"check_suite": "s"}}),
+    ],
+)
+def test_sample_payloads_of_any_shape_are_explained_not_a_500(api, event, payload):
+    config = {"events": [event], "branches": ["main"], "paths": ["src/**"], "label_filter": ["x"], "author_filter": ["y"]}
+
+    response = ask(api, config, event=event, payload=payload)
+
+    assert response.status_code == 200
+    assert response.json()["matched"] is False
 
 
 @pytest.mark.parametrize(

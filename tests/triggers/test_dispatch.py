@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from github_app.models import Installation, InstallationRepository, WebhookDelivery
+from github_app.models import Installation, InstallationRepository
 from github_app.services.deliveries import delivery_replay
-from tests.conftest import github_connection, load_fixture
-from tests.github_app.webhooks import post_webhook
+from tests.conftest import github_connection
+from tests.github_app.github_stub import api_url
 from tests.workflows.test_engine import INSTALLATION, REVIEW, FakeGitHub, llm_answers
 from triggers.dispatch import trigger_candidates
 from triggers.models import Trigger, TriggerIndex
@@ -19,38 +19,10 @@ CONDITION = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condi
 
 
 @pytest.fixture
-def installation(db):
-    installation = Installation.objects.create(
-        installation_id=INSTALLATION, account_id=1, account_login="Codertocat", account_type="User", repository_selection="selected"
-    )
-    InstallationRepository.objects.create(installation=installation, repository_id=186853002, full_name=REPO)
-    return installation
-
-
-@pytest.fixture
 def workflow(user, installation):
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["pull_request"], "ignore_bots": True, "ignore_drafts": True}
     return workflow_create(owner=user, name="On PRs", definition=CONDITION, triggers=[trigger])
-
-
-@pytest.fixture
-def deliver(client, django_capture_on_commit_callbacks):
-    def post(name: str = "pull_request__opened", event: str = "pull_request", **changes) -> WebhookDelivery:
-        payload = load_fixture(name)
-        payload["installation"] = {"id": INSTALLATION}
-        for key, value in changes.items():
-            target, _, field = key.partition("__")
-            if field:
-                payload[target][field] = value
-            else:
-                payload[key] = value
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post_webhook(client, json.dumps(payload).encode(), event=event)
-        assert response.status_code == 202
-        return WebhookDelivery.objects.get(delivery_id=response.json()["delivery_id"])
-
-    return post
 
 
 def test_a_pull_request_delivery_ends_in_a_completed_run(workflow, deliver):
@@ -165,8 +137,6 @@ def test_candidates_come_from_the_index(workflow):
 
 
 def test_a_push_too_long_for_its_payload_reads_its_files_from_compare(user, installation, deliver, github_http):
-    from tests.github_app.github_stub import api_url
-
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["push"], "branches": ["main"], "paths": ["docs/**"]}
     workflow_create(owner=user, name="Docs pushes", definition=CONDITION, triggers=[trigger])
@@ -176,3 +146,80 @@ def test_a_push_too_long_for_its_payload_reads_its_files_from_compare(user, inst
     deliver("push_5", "push", ref="refs/heads/main", before="aaa", after="bbb", commits=[{"id": str(n)} for n in range(20)])
 
     assert WorkflowRun.objects.get().conclusion == Conclusion.SUCCESS
+
+
+DEPENDABOT = {"login": "dependabot[bot]", "id": 49699333, "type": "Bot"}
+APP_BOT = {"login": "ai-workflow-teams-test[bot]", "id": 4242, "type": "Bot"}  # settings_test's GITHUB_APP_SLUG
+REPLY = {"nodes": [{"id": "reply", "type": "github.create_comment", "params": {"body": "Noted, {{ trigger.sender }}."}}], "edges": []}
+
+
+def on_pull_requests(user, **flags):
+    github_connection(user, INSTALLATION, repositories={186853002: REPO})
+    trigger = {"repository": REPO, "events": ["pull_request"], **flags}
+    return workflow_create(owner=user, name="On PRs", definition=CONDITION, triggers=[trigger])
+
+
+@pytest.mark.parametrize("changes", [{"sender": DEPENDABOT}, {"pull_request__draft": True}], ids=["bot sender", "draft"])
+def test_bots_and_drafts_start_no_run_when_the_config_says_nothing(user, installation, deliver, changes):
+    on_pull_requests(user)
+
+    delivery = deliver(**changes)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.runs_started) == ("processed", 0)
+
+
+def test_bots_and_drafts_start_runs_when_the_config_says_false(user, installation, deliver):
+    on_pull_requests(user, ignore_bots=False, ignore_drafts=False)
+
+    delivery = deliver(sender=DEPENDABOT, pull_request__draft=True)
+
+    delivery.refresh_from_db()
+    assert delivery.runs_started == 1
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [APP_BOT, {**APP_BOT, "login": "AI-WORKFLOW-TEAMS-TEST[bot]"}, {**APP_BOT, "login": "renamed-app[bot]"}],
+    ids=["login", "login in another case", "user id, after the App was renamed"],
+)
+def test_the_apps_own_events_start_no_run_even_with_ignore_bots_false(user, installation, deliver, settings, sender):
+    settings.GITHUB_APP_BOT_USER_ID = APP_BOT["id"]
+    on_pull_requests(user, ignore_bots=False, ignore_drafts=False)
+
+    delivery = deliver(sender=sender)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.runs_started) == ("processed", 0)
+    assert not WorkflowRun.objects.exists()
+
+
+def issue_comments(github_http) -> list[dict]:
+    """Issue 1's comments at GitHub, growing with every comment posted."""
+    comments: list[dict] = []
+
+    def post(request):
+        comments.append({"id": len(comments) + 1, "html_url": "https://github.com/c/1", "body": json.loads(request.body)["body"]})
+        return 201, {}, json.dumps(comments[-1])
+
+    url = api_url(f"/repos/{REPO}/issues/1/comments")
+    github_http.post(api_url(f"/app/installations/{INSTALLATION}/access_tokens"), json={"token": "ghs_c", "expires_at": "2099-01-01T00:00:00Z"}, status=201)
+    github_http.add_callback("GET", url, callback=lambda request: (200, {}, json.dumps(comments)))
+    github_http.add_callback("POST", url, callback=post)
+    return comments
+
+
+def test_a_workflow_that_answers_comments_does_not_answer_its_own(user, installation, deliver, github_http):
+    """The reply is a comment too: GitHub delivers it as issue_comment, sent by the App's bot."""
+    github_connection(user, INSTALLATION, repositories={186853002: REPO})
+    trigger = {"repository": REPO, "events": ["issue_comment"], "ignore_bots": False}
+    workflow_create(owner=user, name="Answer comments", definition=REPLY, triggers=[trigger])
+    comments = issue_comments(github_http)
+
+    deliver("issue_comment__created", "issue_comment")
+    reply = deliver("issue_comment__created", "issue_comment", sender=APP_BOT, comment__user=APP_BOT, comment__body=comments[0]["body"])
+
+    assert WorkflowRun.objects.get().conclusion == Conclusion.SUCCESS
+    assert [comment["body"].split("\n")[0] for comment in comments] == ["Noted, Codertocat."]
+    reply.refresh_from_db()
+    assert (reply.status, reply.runs_started) == ("processed", 0)

@@ -105,7 +105,7 @@ class TestBranchesAndTags:
     def test_an_event_without_a_branch_never_passes_a_branch_filter(self):
         result = evaluate({"events": ["issues"], "branches": ["**"]}, "issues", load_fixture("issues__opened"))
 
-        assert not result.matched and "no branch or tag" in result.reasons[-1]
+        assert not result.matched and "branch filters: the event has no branch or tag" in result.reasons
 
     def test_a_branch_deletion_matches_only_when_asked(self):
         deleted = push("refs/heads/old", deleted=True)
@@ -132,7 +132,7 @@ class TestPaths:
     def test_unknown_changed_files_pass_as_in_actions(self):
         result = evaluate({"events": ["push"], "paths": ["docs/**"]}, "push", push(), None)
 
-        assert result.matched and "cannot be known" in result.reasons[-1]
+        assert result.matched and "paths: the changed files cannot be known; the filter passes, as in Actions" in result.reasons
 
     def test_paths_are_not_looked_at_for_tag_pushes(self):
         result = evaluate({"events": ["push"], "tags": ["v*"], "paths": ["docs/**"]}, "push", push("refs/tags/v1"), ["src/x.py"])
@@ -177,12 +177,60 @@ class TestPeopleLabelsBotsDrafts:
         assert not evaluate({"events": ["pull_request"], "label_filter": ["docs"]}, "pull_request", labelled).matched
 
     @pytest.mark.parametrize("sender", [{"login": "dependabot[bot]", "type": "Bot"}, {"login": "renovate[bot]", "type": "User"}])
-    def test_bots_are_ignored_when_asked(self, sender):
-        payload = {**pull_request(), "sender": sender}
-        assert not evaluate({"events": ["pull_request"], "ignore_bots": True}, "pull_request", payload).matched
-        assert evaluate({"events": ["pull_request"]}, "pull_request", payload).matched
+    def test_bots_are_ignored_unless_the_config_says_false(self, sender):
+        payload, login = {**pull_request(), "sender": sender}, sender["login"]
 
-    def test_drafts_are_ignored_when_asked(self):
+        by_default = evaluate({"events": ["pull_request"]}, "pull_request", payload)
+        asked = evaluate({"events": ["pull_request"], "ignore_bots": True}, "pull_request", payload)
+        allowed = evaluate({"events": ["pull_request"], "ignore_bots": False}, "pull_request", payload)
+
+        assert not by_default.matched and f'ignore_bots: sender "{login}" is a bot (default true)' in by_default.reasons
+        assert not asked.matched and f'ignore_bots: sender "{login}" is a bot' in asked.reasons
+        assert allowed.matched and not any(reason.startswith("ignore_bots") for reason in allowed.reasons)
+
+    def test_drafts_are_ignored_unless_the_config_says_false(self):
         draft = pull_request(draft=True)
+
+        by_default = evaluate({"events": ["pull_request"]}, "pull_request", draft)
+
+        assert not by_default.matched and "ignore_drafts: the pull request is a draft (default true)" in by_default.reasons
         assert not evaluate({"events": ["pull_request"], "ignore_drafts": True}, "pull_request", draft).matched
-        assert evaluate({"events": ["pull_request"], "ignore_drafts": True}, "pull_request", pull_request(draft=False)).matched
+        assert evaluate({"events": ["pull_request"], "ignore_drafts": False}, "pull_request", draft).matched
+        assert evaluate({"events": ["pull_request"]}, "pull_request", pull_request(draft=False)).matched
+
+
+class TestTheAppsOwnEvents:
+    """settings_test names the App `ai-workflow-teams-test`: its bot account is `ai-workflow-teams-test[bot]`."""
+
+    @pytest.mark.parametrize(
+        "sender",
+        [
+            {"login": "ai-workflow-teams-test[bot]", "type": "Bot"},
+            {"login": "AI-Workflow-Teams-Test[BOT]", "type": "Bot"},
+            {"login": "renamed-app[bot]", "id": 4242, "type": "Bot"},
+        ],
+        ids=["login", "login in another case", "user id, after the App was renamed"],
+    )
+    def test_never_match_whatever_the_config_says(self, settings, sender):
+        settings.GITHUB_APP_BOT_USER_ID = 4242
+        payload = {**load_fixture("issue_comment__created"), "sender": sender}
+        anything_goes = {"events": ["issue_comment"], "ignore_bots": False, "author_filter": [sender["login"]]}
+
+        result = evaluate(anything_goes, "issue_comment", {**payload, "comment": {"user": sender}})
+
+        assert not result.matched
+        assert "sender is this App: its own events never start a run" in result.reasons
+
+    def test_without_a_bot_user_id_no_sender_id_is_taken_for_the_app(self, settings):
+        settings.GITHUB_APP_BOT_USER_ID = 0
+        payload = {**load_fixture("issue_comment__created"), "sender": {"login": "ghost", "id": 0, "type": "User"}}
+
+        assert evaluate({"events": ["issue_comment"]}, "issue_comment", payload).matched
+
+    def test_without_a_slug_no_login_is_taken_for_the_app(self, settings):
+        settings.GITHUB_APP_SLUG = ""
+        payload = {**load_fixture("issue_comment__created"), "sender": {"login": "[bot]", "type": "User"}}
+
+        result = evaluate({"events": ["issue_comment"], "ignore_bots": False}, "issue_comment", payload)
+
+        assert result.matched
