@@ -1,6 +1,7 @@
 """A GitHub API stand-in served over real HTTP, for code running in another process (a Celery
-worker) where `responses` cannot reach. Answers come from a route table; a gate can hold a
-route's first request until the test releases it."""
+worker) where `responses` cannot reach. Answers come from a route table, after any answers
+queued for the route; a gate can hold a route's first request until the test releases it. Any
+path may be served, an OpenAI-compatible `/v1/chat/completions` as well as GitHub's."""
 
 import json
 import threading
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class GitHubServer:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], tuple[int, dict]] = {}
+        self.queued: dict[tuple[str, str], list[tuple[int, dict]]] = {}
         self.calls: Counter = Counter()
         self.gated: set[tuple[str, str]] = set()
         self.held = threading.Event()  # a gated request is waiting
@@ -22,6 +24,10 @@ class GitHubServer:
     def route(self, method: str, path: str, body: dict, status: int = 200) -> None:
         self.routes[(method, path)] = (status, body)
 
+    def route_first(self, method: str, path: str, *answers: tuple[int, dict]) -> None:
+        """Answer the route's next requests with these (status, body), in order, then as routed."""
+        self.queued[(method, path)] = list(answers)
+
     def answer(self, method: str, path: str) -> tuple[int, dict]:
         key = (method, path.split("?")[0])
         if key in self.gated and self.calls[key] == 0:
@@ -30,6 +36,8 @@ class GitHubServer:
         self.calls[key] += 1
         if self.delay_seconds:
             threading.Event().wait(self.delay_seconds)
+        if self.queued.get(key):
+            return self.queued[key].pop(0)
         return self.routes.get(key, (404, {"message": "Not Found"}))
 
 

@@ -4,6 +4,10 @@ A run re-executed (a retry, or a worker that died) resumes at its first unfinish
 completed step's side effect is repeated; a step that was cut short runs again, which is why
 write nodes are idempotent (a comment carries a marker). Downstream of a failed step, or of a
 condition that is false, steps are skipped; past the run's deadline the run is timed out.
+
+One execution at a time: an execution claims the run before running it (run_claim) and gives it
+back when it ends (run_release, run_abandon), so that a run's message arriving twice (the relay's
+and a late redelivery of the original) never runs it twice at once.
 """
 
 import json
@@ -14,7 +18,7 @@ from datetime import timedelta
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from github import GithubException
 
@@ -25,6 +29,7 @@ from workflows.definitions import definition_order
 from workflows.models import Conclusion, Status, StepRun, Workflow, WorkflowRun, WorkflowVersion
 from workflows.nodes import NODE_TYPES, StepContext, StepFailed
 from workflows.nodes.ai import AIUnavailable
+from workflows.relay import UNFINISHED, run_enqueue, run_stale_after
 from workflows.templating import TemplateInvalid, template_render
 
 logger = logging.getLogger(__name__)
@@ -46,9 +51,8 @@ def run_start(
     installation, repository) is fixed here, from the event, and nothing later changes it.
 
     The trigger's payload is not copied when a delivery holds it (the run's own `delivery`, or
-    `payload_delivery` for a rerun): N runs of one 25 MiB delivery keep one copy."""
-    from workflows.tasks import execute_run  # the task module imports this one
-
+    `payload_delivery` for a rerun): N runs of one 25 MiB delivery keep one copy. The run is due
+    for the relay from the start, should its message never be sent or never be run."""
     payload = trigger.get("payload")
     payload_delivery = payload_delivery or delivery
     try:
@@ -59,10 +63,11 @@ def run_start(
                 payload_delivery=payload_delivery, payload=None if payload_delivery else payload,
                 dry_run=dry_run, rerun_of=rerun_of, owner_id=workflow.owner_id,
                 installation_id=trigger.get("installation_id"), repository=trigger.get("repository") or "",
+                stale_after=run_stale_after(),
             )
     except IntegrityError:
         return None
-    transaction.on_commit(lambda: execute_run.delay(str(run.pk)))
+    transaction.on_commit(lambda: run_enqueue(run_id=str(run.pk)))
     return run
 
 
@@ -233,28 +238,53 @@ def _run_finish(
     run.save(update_fields=["status", "conclusion", "error", "finished_at"])
 
 
-def run_delivery_take(*, run_id: str) -> bool:
-    """Count that a worker took up the run's message; False when the run must not go on.
+def run_claim(*, run_id: str, claim: str) -> bool:
+    """Take the run for the execution of the task message `claim`; False when it must not run
+    here: it is finished, another execution holds it, or its workers keep being lost.
 
-    The count is released when the worker finishes or re-queues the run (run_delivery_release),
-    so what stays counted is workers that were lost mid-run (killed for memory, or past the hard
-    time limit). A run that has lost WORKFLOW_RUN_MAX_DELIVERIES of them ends `failure` instead
-    of killing one more.
+    One conditional UPDATE, so that of any number of messages for the run exactly one gets it. A
+    run is free when no execution holds it, when its holder is past its stale time (no execution
+    outlives the hard time limit, which WORKFLOW_RUN_STALE_SECONDS exceeds), or when the holder
+    is this very message: a broker hands a message out again only once whoever held it is gone
+    (a worker lost, a message requeued), and a retry keeps its task's id.
+
+    Each claim counts one in `deliveries`, and only a clean end (run_release) clears the count: what
+    stays counted is executions that were lost (a worker killed for memory or past the hard time
+    limit, an execution cut short), however the run came back, by the broker or by the relay. A
+    run that lost WORKFLOW_RUN_MAX_DELIVERIES of them ends `failure` instead of losing one more.
     """
-    WorkflowRun.objects.filter(pk=run_id).update(deliveries=F("deliveries") + 1)
+    now = timezone.now()
+    claimed = WorkflowRun.objects.filter(
+        Q(claimed_by__in=["", claim]) | Q(stale_after__lt=now), pk=run_id, status__in=UNFINISHED
+    ).update(claimed_by=claim, stale_after=run_stale_after(), deliveries=F("deliveries") + 1)
+    if not claimed:
+        return False
     run = WorkflowRun.objects.select_related("workflow", "version").get(pk=run_id)
-    if run.status == Status.COMPLETED or run.deliveries <= settings.WORKFLOW_RUN_MAX_DELIVERIES:
-        return run.status != Status.COMPLETED
+    if run.deliveries <= settings.WORKFLOW_RUN_MAX_DELIVERIES:
+        return True
     lost = run.deliveries - 1
     logger.error("run stopped: its worker was lost on every attempt", extra={"run_id": run_id, "workers_lost": lost})
     nodes = {node["id"]: node for node in run.version.definition["nodes"]}
     _run_finish(
         run, _steps_of(run, definition_order(run.version.definition), nodes),
-        worker_lost=f"Worker lost: the worker running this run was killed {lost} times (out of memory or past the "
-        "time limit), so the run was stopped.",
+        worker_lost=f"Worker lost: the worker running this run was lost {lost} times (killed out of memory or past "
+        "the time limit, or stopped mid-run), so the run was stopped.",
     )
     return False
 
 
-def run_delivery_release(*, run_id: str) -> None:
-    WorkflowRun.objects.filter(pk=run_id).update(deliveries=0)
+def run_release(*, run_id: str, claim: str, retry_in: float | None = None) -> None:
+    """Give the run back after an execution that ended cleanly: finished, or re-queued to be
+    tried again in `retry_in` seconds. A re-queued run stays with its retry message (same task
+    id), due for the relay only if that message is not run by its countdown plus the stale time."""
+    held = WorkflowRun.objects.filter(pk=run_id, claimed_by=claim)
+    if retry_in is None:
+        held.update(claimed_by="", deliveries=0)
+    else:
+        held.update(deliveries=0, stale_after=run_stale_after(countdown=retry_in))
+
+
+def run_abandon(*, run_id: str, claim: str) -> None:
+    """Give the run back after an execution cut short (stopped mid-run, an error out of the
+    engine): due for the relay's next pass at once, and counted as a lost execution."""
+    WorkflowRun.objects.filter(pk=run_id, claimed_by=claim).update(claimed_by="", stale_after=timezone.now())

@@ -95,12 +95,20 @@ class WorkflowRun(models.Model):
     deliveries = models.PositiveIntegerField(
         default=0, help_text="How many times a worker took up the run's message: counts workers lost mid-run."
     )
+    claimed_by = models.CharField(
+        max_length=255, blank=True,
+        help_text="The task message whose execution holds the run (one at a time); empty when none does.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             # A redelivered event never runs a workflow twice.
             models.UniqueConstraint(fields=["workflow", "delivery"], name="workflow_run_once_per_delivery"),
+        ]
+        indexes = [
+            # The run relay's query, every WORKFLOW_RUN_RELAY_INTERVAL_SECONDS: unfinished runs past due.
+            models.Index(fields=["stale_after"], name="run_relay_idx", condition=models.Q(status__in=["queued", "in_progress"])),
         ]
 
 
