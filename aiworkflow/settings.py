@@ -72,8 +72,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one SQLite file in development: WAL lets readers run beside
-    # the writer, and IMMEDIATE transactions fail fast on a lock instead of deadlocking.
-    # https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
+    # the writer, and a transaction takes the write lock when it begins (IMMEDIATE), waiting up
+    # to `timeout` seconds for it, instead of failing with "database is locked" when it writes
+    # after reading (SQLite does not wait to turn a read into a write). bench/embedded.py finds
+    # no such error in any process under a burst of deliveries.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#database-is-locked-errors
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
@@ -227,6 +230,9 @@ ENCRYPTION_KEY = env.list("ENCRYPTION_KEY")
 
 GITHUB_APP_ID = env("GITHUB_APP_ID", default="")
 GITHUB_APP_SLUG = env("GITHUB_APP_SLUG", default="")
+# The App's bot account (`<slug>[bot]`) id, from GET /users/<slug>[bot]: deliveries it sent
+# never start a run, even after the App is renamed. The login alone is checked without it.
+GITHUB_APP_BOT_USER_ID = env.int("GITHUB_APP_BOT_USER_ID", default=0)
 # The PEM may be given with literal "\n" sequences, as many secret stores keep one line.
 GITHUB_APP_PRIVATE_KEY = env("GITHUB_APP_PRIVATE_KEY", default="")
 GITHUB_APP_PRIVATE_KEY_PATH = env("GITHUB_APP_PRIVATE_KEY_PATH", default="")
@@ -315,12 +321,21 @@ if REDIS_URL:
     # relay enqueues later.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 else:
-    # Development without a broker server: kombu's filesystem transport, one folder a queue.
+    # Development without a broker server: kombu's filesystem transport, one folder a queue, with
+    # messages that appear whole (aiworkflow/broker.py says why).
+    # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "aiworkflow.broker:FilesystemTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_FILESYSTEM_BROKER_DIR / "messages"),
         "data_folder_out": str(CELERY_FILESYSTEM_BROKER_DIR / "messages"),
         "control_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "control"),
+        # How long the worker sleeps when it finds no message, or has no slot free for one.
+        # kombu's default, a second, let a burst of 329 deliveries take two minutes to process and
+        # added a second to every hop of a workflow; looking every 50 ms costs an idle worker
+        # about 0.6% of a core.
+        # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.virtual.html#kombu.transport.virtual.Transport.polling_interval
+        "polling_interval": 0.05,
     }
     # kombu expects the folders to exist; whichever process starts first makes them.
     for _folder in ("messages", "control"):
@@ -334,7 +349,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# One message at a time per pool process over Redis, so that a long run never holds messages
+# another worker could take. The filesystem broker is looked at only once a polling_interval: there
+# the worker takes enough messages at each look to keep its processes busy until the next (most
+# deliveries take under 10 ms to process), at worst delaying another worker on the same machine.
+# https://docs.celeryq.dev/en/stable/userguide/optimizing.html#prefetch-limits
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1 if REDIS_URL else 8
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=330)
 # KiB. A pool process that has grown past this (a 25 MiB payload, a large diff held in memory) is
@@ -344,6 +364,16 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 WEBHOOK_PROCESSING_STALE_SECONDS = env.int("WEBHOOK_PROCESSING_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
+# A run not finished this long after it was last enqueued or taken up has lost its message or its
+# worker (no execution lasts past the hard time limit): the run relay enqueues it again.
+WORKFLOW_RUN_STALE_SECONDS = env.int("WORKFLOW_RUN_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
+WORKFLOW_RUN_RELAY_INTERVAL_SECONDS = env.int("WORKFLOW_RUN_RELAY_INTERVAL_SECONDS", default=30)
+# GitHub never redelivers a failed delivery by itself: every this many seconds, the App's
+# delivery log is read from where the last pass stopped (the first pass looks back
+# WEBHOOK_REDELIVER_LOOKBACK_HOURS) and each failed delivery we never stored is asked again.
+# https://docs.github.com/en/webhooks/using-webhooks/handling-failed-webhook-deliveries
+WEBHOOK_REDELIVER_INTERVAL_SECONDS = env.int("WEBHOOK_REDELIVER_INTERVAL_SECONDS", default=300)
+WEBHOOK_REDELIVER_LOOKBACK_HOURS = env.int("WEBHOOK_REDELIVER_LOOKBACK_HOURS", default=24)
 # Publishing gives up quickly so that a broker outage never holds a webhook answer for long.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE = {
@@ -358,6 +388,18 @@ CELERY_BEAT_SCHEDULE = {
     "purge-used-install-states": {
         "task": "github_app.tasks.install_states_purge",
         "schedule": timedelta(hours=1),
+    },
+    "relay-workflow-runs": {
+        "task": "workflows.tasks.runs_relay",
+        "schedule": timedelta(seconds=WORKFLOW_RUN_RELAY_INTERVAL_SECONDS),
+    },
+    "purge-run-payloads": {
+        "task": "workflows.tasks.run_payloads_purge",
+        "schedule": timedelta(hours=6),
+    },
+    "redeliver-missed-deliveries": {
+        "task": "github_app.tasks.deliveries_redeliver_missed",
+        "schedule": timedelta(seconds=WEBHOOK_REDELIVER_INTERVAL_SECONDS),
     },
     "sync-repository-access": {
         "task": "github_app.tasks.repository_access_sync_due",

@@ -17,16 +17,22 @@ from github_app.services.installations import (
     installation_mark_deleted,
     installation_record,
     installation_repositories_add,
+    installation_repositories_replace,
     installation_resync,
-    installation_store,
     installation_upsert,
 )
 from github_app.services.repository_access import installation_access_sync, repository_access_remove
 
 
 def _installation_created(payload: dict, as_of: datetime) -> None:
-    installation_store(data=payload["installation"], repositories=payload.get("repositories") or [], as_of=as_of)
-    installation_access_sync(installation_id=payload["installation"]["id"])
+    """The one event that carries both aspects: each is applied unless a newer one was."""
+    installation_id = payload["installation"]["id"]
+    if not installation_is_newer_than(installation_id=installation_id, as_of=as_of, aspect="state_as_of"):
+        installation_upsert(data=payload["installation"], as_of=as_of)
+    if not installation_is_newer_than(installation_id=installation_id, as_of=as_of, aspect="repositories_as_of"):
+        installation = installation_record(data=payload["installation"])
+        installation_repositories_replace(installation=installation, repositories=payload.get("repositories") or [], as_of=as_of)
+    installation_access_sync(installation_id=installation_id)
 
 
 def _installation_deleted(payload: dict, as_of: datetime) -> None:
@@ -103,18 +109,23 @@ IGNORED_EVENTS = frozenset({
 # Which of the installation's timestamps a lifecycle event is ordered by: a delivery older than
 # the state it would change is stale and is not applied (a replayed suspend after a newer
 # unsuspend). The two are apart because a repositories event carries no suspension state.
-ORDERED_BY = {"installation": "state_as_of", "installation_repositories": "repositories_as_of"}
+ORDERED_BY = {
+    "installation": ("state_as_of",),
+    "installation.created": ("state_as_of", "repositories_as_of"),
+    "installation_repositories": ("repositories_as_of",),
+}
 
 
 def lifecycle_handler(event: str, action: str) -> Callable[[dict, datetime], None] | None:
     return LIFECYCLE_HANDLERS.get(f"{event}.{action}") or LIFECYCLE_HANDLERS.get(event)
 
 
-def lifecycle_is_stale(event: str, payload: dict, as_of: datetime) -> bool:
-    aspect = ORDERED_BY.get(event)
+def lifecycle_is_stale(event: str, action: str, payload: dict, as_of: datetime) -> bool:
+    """Whether our record is newer than the delivery in every aspect the event would change."""
+    aspects = ORDERED_BY.get(f"{event}.{action}") or ORDERED_BY.get(event) or ()
     installation_id = (payload.get("installation") or {}).get("id")
-    return bool(aspect and installation_id) and installation_is_newer_than(
-        installation_id=installation_id, as_of=as_of, aspect=aspect
+    return bool(aspects and installation_id) and all(
+        installation_is_newer_than(installation_id=installation_id, as_of=as_of, aspect=aspect) for aspect in aspects
     )
 
 

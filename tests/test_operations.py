@@ -1,5 +1,8 @@
+import os
+
 import pytest
 from django.core.management import call_command
+from kombu import Connection
 
 
 
@@ -46,3 +49,22 @@ def test_admin_login_page_renders(client, db):
 
 def test_models_and_migrations_agree(db):
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_the_filesystem_broker_shows_a_message_to_consumers_only_once_it_is_whole(tmp_path, monkeypatch):
+    folders = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(tmp_path)}
+    with Connection("filesystem://", transport="aiworkflow.broker:FilesystemTransport", transport_options=folders) as connection:
+        queue = connection.SimpleQueue("deliveries")
+        waiting_while_written = []
+        rename = os.replace
+
+        def rename_after_a_look(staged, final):
+            waiting_while_written.append(queue.qsize())
+            rename(staged, final)
+
+        monkeypatch.setattr(os, "replace", rename_after_a_look)
+        queue.put({"delivery_pks": [1, 2]})
+
+        assert waiting_while_written == [0], "a consumer looking meanwhile finds nothing to take"
+        assert queue.get(timeout=1).payload == {"delivery_pks": [1, 2]}
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["deliveries.exchange"], "nothing is left behind"

@@ -136,7 +136,7 @@ def _apply(delivery: WebhookDelivery) -> tuple[str, int]:
         return Status.IGNORED, 0
     payload = json.loads(bytes(delivery.payload))
     if handler is not None:
-        if events.lifecycle_is_stale(delivery.event, payload, delivery.received_at):
+        if events.lifecycle_is_stale(delivery.event, delivery.action, payload, delivery.received_at):
             logger.info("stale lifecycle event not applied", extra={"delivery_id": delivery.delivery_id})
             return Status.IGNORED, 0
         handler(payload, delivery.received_at)

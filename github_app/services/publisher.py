@@ -1,8 +1,9 @@
 """Hands stored deliveries to the broker from a background thread, so that a webhook answer
-never waits on the broker, and several deliveries share one message when they arrive together.
+never waits on the broker; deliveries that arrive faster than the broker takes them share messages.
 
-The rows are already stored when a delivery id reaches this queue; anything still queued here
-when a process dies is found by the relay after WEBHOOK_ENQUEUE_GRACE_SECONDS.
+The rows are already stored when a delivery id reaches this queue. A stopping process hands
+over what the thread holds, for at most STOP_SECONDS; anything still here when a process stops or
+dies is `received`, and the relay enqueues it after WEBHOOK_ENQUEUE_GRACE_SECONDS.
 """
 
 import atexit
@@ -20,6 +21,10 @@ from github_app.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
+# The longest a stopping web process waits for the broker to take what the thread holds: within
+# the shortest grace it gets before SIGKILL (honcho's 5 s under bin/run; gunicorn's
+# graceful_timeout is 30 s, `docker compose stop` 10 s), after the request in progress ends.
+STOP_SECONDS = 3
 
 
 def deliveries_publish(*, delivery_pks: list[int]) -> bool:
@@ -40,8 +45,10 @@ def deliveries_publish(*, delivery_pks: list[int]) -> bool:
 
 class DeliveryPublisher:
     def __init__(self) -> None:
-        self._pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+        # Delivery ids, and None once the process is stopping.
+        self._pending: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
         self._owner_pid: int | None = None
 
     def submit(self, delivery_pk: int) -> None:
@@ -51,10 +58,16 @@ class DeliveryPublisher:
         self._ensure_thread()
         self._pending.put(delivery_pk)
 
-    def flush(self) -> None:
-        """Publish whatever is waiting, in this thread (at process exit)."""
-        while batch := self._take(block=False):
-            deliveries_publish(delivery_pks=batch)
+    def stop(self, *, timeout: float = STOP_SECONDS) -> None:
+        """At process exit: let the thread hand over every delivery it holds, waiting for it at
+        most `timeout` seconds. What it could not hand over is still `received`: the relay
+        enqueues it after WEBHOOK_ENQUEUE_GRACE_SECONDS."""
+        if self._owner_pid != os.getpid():
+            return  # no thread of this process holds anything (a forked child's copy is its parent's)
+        self._pending.put(None)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("deliveries left to the relay: the broker did not take them before the process stopped")
 
     def _ensure_thread(self) -> None:
         # A forked child inherits the queue but not the thread: start one per process.
@@ -63,26 +76,31 @@ class DeliveryPublisher:
         with self._lock:
             if self._owner_pid != os.getpid():
                 self._pending = queue.SimpleQueue()
-                threading.Thread(target=self._run, name="delivery-publisher", daemon=True).start()
+                self._thread = threading.Thread(target=self._run, name="delivery-publisher", daemon=True)
+                self._thread.start()
                 self._owner_pid = os.getpid()
 
-    def _take(self, *, block: bool) -> list[int]:
-        """The next delivery ids: the first (waiting for it if `block`), then all that are
-        already queued, up to WEBHOOK_ENQUEUE_BATCH_SIZE."""
-        try:
-            batch = [self._pending.get(block=block)]
-        except queue.Empty:
-            return []
-        while len(batch) < settings.WEBHOOK_ENQUEUE_BATCH_SIZE:
+    def _take(self) -> tuple[list[int], bool]:
+        """The next delivery ids: the first (waiting for it), then all that are already queued,
+        up to WEBHOOK_ENQUEUE_BATCH_SIZE; and whether the process is stopping after them."""
+        batch: list[int] = []
+        delivery_pk = self._pending.get()
+        while delivery_pk is not None:
+            batch.append(delivery_pk)
+            if len(batch) == settings.WEBHOOK_ENQUEUE_BATCH_SIZE:
+                return batch, False
             try:
-                batch.append(self._pending.get_nowait())
+                delivery_pk = self._pending.get_nowait()
             except queue.Empty:
-                break
-        return batch
+                return batch, False
+        return batch, True
 
     def _run(self) -> None:
-        while True:
-            batch = self._take(block=True)
+        stopping = False
+        while not stopping:
+            batch, stopping = self._take()
+            if not batch:
+                continue
             try:
                 deliveries_publish(delivery_pks=batch)
             except Exception:  # the thread must outlive any failure; the relay has the rows
@@ -92,4 +110,6 @@ class DeliveryPublisher:
 
 
 publisher = DeliveryPublisher()
-atexit.register(publisher.flush)
+# Runs when a web worker exits, gunicorn's graceful stop (SIGTERM) and quick stop (SIGINT,
+# SIGQUIT) alike; a SIGKILL leaves the rows to the relay.
+atexit.register(publisher.stop)

@@ -209,3 +209,19 @@ def test_the_command_syncs_existing_connections_after_the_upgrade(user, github_h
     call_command("sync_repository_access")
 
     assert names(upgraded) == ["d/one"]
+
+
+def test_a_created_event_processed_after_a_newer_change_still_records_the_repositories(deliver):
+    """In a burst, `created` can reach a worker after a later `new_permissions_accepted`: the
+    newer state stays, and the repositories only `created` lists are still recorded."""
+    created = json.loads(fixture_body("installation__created"))
+    permissions = json.loads(fixture_body("installation__new_permissions_accepted"))
+    deliver("installation__new_permissions_accepted", {
+        "installation": {**permissions["installation"], "id": INSTALLATION, "permissions": {"issues": "write"}},
+    })
+    with freeze_time(timezone.now() - timedelta(seconds=30)):
+        deliver("installation__created", {"installation": {**created["installation"], "permissions": {"issues": "read"}}})
+
+    installation = Installation.objects.get(installation_id=INSTALLATION)
+    assert installation.permissions == {"issues": "write"}
+    assert list(installation.repositories.values_list("full_name", flat=True)) == ["Codertocat/Hello-World"]

@@ -1,0 +1,338 @@
+"""The embedded default beside PostgreSQL and Redis: prints figures, asserts nothing.
+
+Each stack runs as `bin/run` starts it, honcho with the Procfile (gunicorn, a Celery worker and
+beat) in a temporary folder, with GitHub and the LLM served by a local stand-in that answers at
+once:
+
+1. A burst: GitHub's 329 example deliveries (`../shared/github-webhook-examples`, else the test
+   fixtures over again up to 329), signed and posted by 16 clients at once; how long after the
+   last intake answer, and after the first request, the first processing attempt of every one
+   of them was over.
+2. Delivery to comment: 30 pull requests opened one after another, each on its own installation,
+   through the review workflow (get pull request, ai.prompt, create comment): from posting the
+   delivery to the comment reaching the stand-in.
+
+The embedded stack runs a copy of the code without DATABASE_URL and REDIS_URL, so that its SQLite
+database, filesystem broker and file cache are under the copy's var/. The server stack uses
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432/aiworkflow_bench_embedded, recreated)
+and REDIS_URL (default redis://127.0.0.1:6379/15, queue aiworkflow-bench-embedded).
+
+    .venv/bin/python bench/embedded.py          # BENCH_ONLY=embedded (or server) runs one stack
+"""
+
+import asyncio
+import itertools
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/aiworkflow_bench_embedded")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+
+from bench.common import DATABASE_URL, REDIS_URL, ROOT, SECRET, database_prepare  # noqa: E402
+from bench.intake import free_port, post  # noqa: E402
+from bench.stand_in import REPO, StandIn, serve  # noqa: E402
+from bench.workflow_runs import REVIEW, connect, environment  # noqa: E402
+from github_app.signatures import signature_for  # noqa: E402
+
+QUEUE = "aiworkflow-bench-embedded"
+EXAMPLES = ROOT.parent / "shared" / "github-webhook-examples"
+FIXTURES = ROOT / "tests" / "fixtures" / "github"
+BURST = 329
+CLIENTS = 16
+REVIEWS = 30
+REVIEW_INSTALLATIONS = [20_000 + number for number in range(REVIEWS)]
+START_SECONDS = 60
+DRAIN_SECONDS = 120
+COMMENT_SECONDS = 15
+STOP_SECONDS = 20
+
+
+@dataclass
+class Stack:
+    name: str
+    env: dict
+    database_url: str
+    root: Path  # where the Procfile's processes run: beat keeps its schedule in its var/
+
+
+class TimedStandIn(StandIn):
+    """The stand-in, noting when each comment arrives."""
+
+    def __init__(self) -> None:
+        super().__init__(files=3)
+        self.comments: queue.SimpleQueue[float] = queue.SimpleQueue()
+
+    def answer(self, method: str, path: str, headers) -> tuple[int, dict, bytes]:
+        if method == "POST" and path.endswith("/comments"):
+            self.comments.put(time.perf_counter())
+        return super().answer(method, path, headers)
+
+
+def event_of(example: Path) -> str:
+    """`<event>__<action>[_N].json`, or `<event>[_N].json` for events without actions."""
+    return re.sub(r"_\d+$", "", example.stem.partition("__")[0])
+
+
+def burst_deliveries() -> list[tuple[str, bytes]]:
+    folder = EXAMPLES if EXAMPLES.is_dir() else FIXTURES
+    examples = itertools.islice(itertools.cycle(sorted(folder.glob("*.json"))), BURST)
+    return [(event_of(example), example.read_bytes()) for example in examples]
+
+
+def review_delivery(installation_id: int) -> bytes:
+    """A human opening pull request 1 of REPO (the one the stand-in serves), not a draft."""
+    payload = json.loads((FIXTURES / "pull_request__opened.json").read_bytes())
+    payload["number"] = 1
+    payload["installation"] = {"id": installation_id}
+    payload["repository"] = {**payload["repository"], "id": installation_id, "full_name": REPO}
+    payload["pull_request"] = {**payload["pull_request"], "number": 1, "draft": False}
+    payload["sender"] = {**payload["sender"], "login": "octocat", "type": "User"}
+    return json.dumps(payload).encode()
+
+
+def review_seed() -> None:
+    """A user reaching REPO in every review installation, with the review workflow on its pull requests."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from integrations.models import OAuthToken
+    from workflows.services import workflow_create
+
+    user = get_user_model().objects.create_user(username="bench", password="bench-password-1")
+    connect(user, REVIEW_INSTALLATIONS)
+    # Read just now, so beat's access sync leaves these token-less connections alone during the run.
+    OAuthToken.objects.filter(user=user).update(synced_at=timezone.now())
+    workflow_create(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
+
+
+def seeded(stack: Stack, code: Path) -> Stack:
+    """The stack's database with review_seed() run in it, by the code at `code`."""
+    seed = "from bench.embedded import review_seed; review_seed()"
+    subprocess.run([sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", seed], cwd=code, env=stack.env, check=True)
+    return stack
+
+
+def embedded_stack(base: dict, folder: Path) -> Stack:
+    """The embedded default in a copy of the code, so that all it keeps under var/ (database,
+    broker, cache, beat's schedule) is the copy's: nothing is shared with the checkout's var/."""
+    shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(".*", "__pycache__", "var", "tests"))
+    (folder / "var" / "static").mkdir(parents=True)
+    env = {name: value for name, value in base.items() if name not in ("DATABASE_URL", "REDIS_URL")}
+    env["PYTHONPATH"] = str(folder)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, env=env, check=True)
+    return seeded(Stack("embedded: SQLite + filesystem broker", env, str(folder / "var" / "db.sqlite3"), folder), folder)
+
+
+def server_stack(base: dict, folder: Path) -> Stack:
+    (folder / "var").mkdir(parents=True)
+    database_prepare()
+    redis.Redis.from_url(REDIS_URL).delete(QUEUE)
+    return seeded(Stack(f"PostgreSQL ({DATABASE_URL.rsplit('/', 1)[1]}) + Redis", base, DATABASE_URL, folder), ROOT)
+
+
+def unfinished(stack: Stack) -> int:
+    """Deliveries whose first processing attempt is not over (ignored ones are done at intake)."""
+    sql = (
+        "SELECT count(*) FROM github_app_webhookdelivery WHERE status <> 'ignored'"
+        " AND (attempts = 0 OR (attempts = 1 AND status = 'processing'))"
+    )
+    return query(stack, sql)[0][0]
+
+
+def outcomes(stack: Stack) -> dict[str, int]:
+    return dict(query(stack, "SELECT status, count(*) FROM github_app_webhookdelivery GROUP BY status ORDER BY status"))
+
+
+def query(stack: Stack, sql: str) -> list[tuple]:
+    if stack.database_url.startswith("postgres"):
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            return conn.execute(sql).fetchall()
+    with sqlite3.connect(stack.database_url, timeout=30) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def process_tree(pid: int) -> list[int]:
+    tree, frontier = [], [pid]
+    while frontier:
+        children = [child for parent in frontier for child in direct_children(parent)]
+        tree.extend(children)
+        frontier = children
+    return tree
+
+
+def direct_children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@contextmanager
+def running(stack: Stack, log: Path):
+    """The Procfile's processes under honcho, as `bin/run` starts them; yields the web port."""
+    port = free_port()
+    env = {**stack.env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "honcho", "--no-colour", "--procfile", str(ROOT / "Procfile"), "start", "--port", str(port)]
+    with log.open("w") as output:
+        honcho = subprocess.Popen(command, cwd=stack.root, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        if not wait_for(lambda: accepts(port) and " ready." in log.read_text(), START_SECONDS):
+            raise RuntimeError(f"{stack.name} did not start:\n{log.read_text()[-3000:]}")
+        yield port
+    finally:
+        stop(honcho)
+
+
+def stop(honcho: subprocess.Popen) -> None:
+    """honcho stops its processes (SIGKILL past its own 5 s); anything left after that is killed here."""
+    started = process_tree(honcho.pid)
+    honcho.send_signal(signal.SIGTERM)
+    try:
+        honcho.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        honcho.kill()
+        honcho.wait()
+    for pid in started:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def wait_for(condition, seconds: float, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+async def send_burst(port: int, deliveries: list[tuple[str, bytes]]) -> tuple[float, float, list[int]]:
+    """Every delivery once, CLIENTS at a time; returns when the first was sent, when the last
+    answer came, and the statuses."""
+    waiting, statuses = list(reversed(deliveries)), []
+
+    async def client() -> None:
+        while waiting:
+            event, body = waiting.pop()
+            statuses.append(await post(port, "/webhooks/github", body, signature_for(body=body, secret=SECRET), event))
+
+    first = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return first, time.perf_counter(), statuses
+
+
+def measure_burst(stack: Stack, port: int, log: Path) -> dict:
+    first, last, statuses = asyncio.run(send_burst(port, burst_deliveries()))
+    drained = wait_for(lambda: unfinished(stack) == 0, DRAIN_SECONDS)
+    done = time.perf_counter()
+    return {
+        "accepted": sum(status in (200, 202) for status in statuses),
+        "intake_s": last - first,
+        "after_last_s": done - last if drained else None,
+        "total_s": done - first if drained else None,
+        "outcomes": outcomes(stack),
+        "claimed": query(stack, "SELECT count(*) FROM github_app_webhookdelivery WHERE attempts > 0")[0][0],
+        "messages": len(re.findall(r"process_deliveries\[[^\]]+\] received", log.read_text())),
+    }
+
+
+def measure_reviews(port: int, stand_in: TimedStandIn) -> list[float]:
+    """Seconds from posting each review's delivery to its comment, one review at a time; the
+    first without a comment within COMMENT_SECONDS ends the series."""
+    latencies = []
+    for installation_id in REVIEW_INSTALLATIONS:
+        body = review_delivery(installation_id)
+        while not stand_in.comments.empty():  # a late comment of an earlier series
+            stand_in.comments.get()
+        sent = time.perf_counter()
+        asyncio.run(post(port, "/webhooks/github", body, signature_for(body=body, secret=SECRET), "pull_request"))
+        try:
+            latencies.append(stand_in.comments.get(timeout=COMMENT_SECONDS) - sent)
+        except queue.Empty:
+            break
+    return latencies
+
+
+def measure(stack: Stack, stand_in: TimedStandIn, log: Path) -> dict:
+    with running(stack, log) as port:
+        burst = measure_burst(stack, port, log)
+        reviews = measure_reviews(port, stand_in)
+    locked = log.read_text().lower().count("database is locked")
+    return {**burst, "reviews": reviews, "locked": locked, "journal": journal_mode(stack)}
+
+
+def journal_mode(stack: Stack) -> str | None:
+    return None if stack.database_url.startswith("postgres") else query(stack, "PRAGMA journal_mode")[0][0]
+
+
+def report(stack: Stack, figures: dict) -> None:
+    reviews = sorted(figures["reviews"])
+    drain = f"not within {DRAIN_SECONDS} s"
+    if figures["after_last_s"] is not None:
+        drain = f"{figures['after_last_s']:.2f} s after the last intake, {figures['total_s']:.2f} s in all"
+    print(f"{stack.name}")
+    print(f"  burst: {figures['accepted']}/{BURST} accepted in {figures['intake_s']:.2f} s; every first attempt over: {drain}")
+    print(f"         outcomes {figures['outcomes']}; {figures['claimed']} went to the worker, in {figures['messages']} messages")
+    if reviews:
+        p90 = reviews[min(len(reviews) - 1, int(len(reviews) * 0.9))]
+        print(f"  delivery to comment: p50 {statistics.median(reviews):.3f} s, p90 {p90:.3f} s ({len(reviews)}/{REVIEWS} commented)")
+    else:
+        print(f"  delivery to comment: no comment (0/{REVIEWS})")
+    journal = f"; SQLite journal mode {figures['journal']}" if figures["journal"] else ""
+    print(f"  \"database is locked\" in the process logs: {figures['locked']}{journal}")
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so that every process started is stopped
+    stand_in = TimedStandIn()
+    server = serve(stand_in)
+    base = {
+        **environment(f"http://127.0.0.1:{server.server_address[1]}"),
+        "DJANGO_SETTINGS_MODULE": "aiworkflow.settings",
+        "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
+        "LOG_FORMAT": "text",
+    }
+    only = os.environ.get("BENCH_ONLY")  # "embedded" or "server", to iterate on one stack
+    print(f"{os.cpu_count()} cores; the Procfile's processes:\n{(ROOT / 'Procfile').read_text()}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="aiworkflow-embedded-") as temporary:
+            for name in ("embedded", "server"):
+                if only in (None, name):
+                    folder = Path(temporary) / name
+                    stack = embedded_stack(base, folder) if name == "embedded" else server_stack(base, folder)
+                    report(stack, measure(stack, stand_in, Path(temporary) / f"{name}.log"))
+    finally:
+        redis.Redis.from_url(REDIS_URL).delete(QUEUE)
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
