@@ -377,34 +377,16 @@ WEBHOOK_REDELIVER_LOOKBACK_HOURS = env.int("WEBHOOK_REDELIVER_LOOKBACK_HOURS", d
 # Publishing gives up quickly so that a broker outage never holds a webhook answer for long.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE = {
-    "relay-webhook-deliveries": {
-        "task": "github_app.tasks.deliveries_relay",
-        "schedule": timedelta(seconds=WEBHOOK_RELAY_INTERVAL_SECONDS),
-    },
-    "purge-webhook-payloads": {
-        "task": "github_app.tasks.delivery_payloads_purge",
-        "schedule": timedelta(hours=6),
-    },
-    "purge-used-install-states": {
-        "task": "github_app.tasks.install_states_purge",
-        "schedule": timedelta(hours=1),
-    },
-    "relay-workflow-runs": {
-        "task": "workflows.tasks.runs_relay",
-        "schedule": timedelta(seconds=WORKFLOW_RUN_RELAY_INTERVAL_SECONDS),
-    },
-    "purge-run-payloads": {
-        "task": "workflows.tasks.run_payloads_purge",
-        "schedule": timedelta(hours=6),
-    },
-    "redeliver-missed-deliveries": {
-        "task": "github_app.tasks.deliveries_redeliver_missed",
-        "schedule": timedelta(seconds=WEBHOOK_REDELIVER_INTERVAL_SECONDS),
-    },
-    "sync-repository-access": {
-        "task": "github_app.tasks.repository_access_sync_due",
-        "schedule": timedelta(seconds=GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS),
-    },
+    name: {"task": task, "schedule": timedelta(seconds=seconds)}
+    for name, task, seconds in [
+        ("relay-webhook-deliveries", "github_app.tasks.deliveries_relay", WEBHOOK_RELAY_INTERVAL_SECONDS),
+        ("purge-webhook-payloads", "github_app.tasks.delivery_payloads_purge", 6 * 3600),
+        ("purge-used-install-states", "github_app.tasks.install_states_purge", 3600),
+        ("relay-workflow-runs", "workflows.tasks.runs_relay", WORKFLOW_RUN_RELAY_INTERVAL_SECONDS),
+        ("purge-run-payloads", "workflows.tasks.run_payloads_purge", 6 * 3600),
+        ("redeliver-missed-deliveries", "github_app.tasks.deliveries_redeliver_missed", WEBHOOK_REDELIVER_INTERVAL_SECONDS),
+        ("sync-repository-access", "github_app.tasks.repository_access_sync_due", GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS),
+    ]
 }
 
 LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")

@@ -68,3 +68,11 @@ def test_the_filesystem_broker_shows_a_message_to_consumers_only_once_it_is_whol
         assert waiting_while_written == [0], "a consumer looking meanwhile finds nothing to take"
         assert queue.get(timeout=1).payload == {"delivery_pks": [1, 2]}
         assert sorted(path.name for path in tmp_path.iterdir()) == ["deliveries.exchange"], "nothing is left behind"
+
+
+def test_every_beat_entry_names_a_registered_task(settings):
+    from aiworkflow.celery import app
+
+    app.loader.import_default_modules()
+
+    assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= set(app.tasks)

@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from responses import matchers
 
-from aiworkflow.celery import app as celery_app
 from github_app.models import DeliveryLogPosition, RedeliveryRequest, WebhookDelivery
 from github_app.services.redelivery import MAX_PAGES_PER_PASS
 from github_app.tasks import deliveries_redeliver_missed
@@ -320,13 +319,6 @@ class TestConfiguration:
             redeliver_missed()
         assert deliveries_redeliver_missed.delay().get() == 0
         assert len(github_http.calls) == 0
-
-    def test_the_scheduled_task_is_registered(self, settings):
-        task = settings.CELERY_BEAT_SCHEDULE["redeliver-missed-deliveries"]["task"]
-
-        celery_app.loader.import_default_modules()  # what a worker does at start: autodiscovery
-
-        assert task in celery_app.tasks
 
     def test_redelivery_requests_are_listed_read_only_in_the_admin(self, client, github_http, deliver):
         delivery_log(github_http, [[hook_delivery(1, "lost", status_code=503)]])
