@@ -49,14 +49,22 @@ def _retry_after(exc: GithubException) -> dict:
     return {"Retry-After": seconds} if seconds else {}
 
 
+def _is_rate_limit(exc: GithubException) -> bool:
+    """PyGithub recognises some of GitHub's rate-limit messages only: a 429, or a 403 with the
+    quota spent or a Retry-After, is a rate limit whatever its message says."""
+    headers = exc.headers or {}
+    quota_spent = headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
+    return isinstance(exc, RateLimitExceededException) or exc.status == 429 or (exc.status == 403 and quota_spent)
+
+
 @contextlib.contextmanager
 def github_errors(*, not_found: ApplicationError, unauthorized: ApplicationError | None = None) -> Iterator[None]:
     """Translate GitHub's failures; `from None` drops chained exceptions that hold headers."""
     try:
         yield
-    except RateLimitExceededException as exc:
-        raise GitHubUnavailable("GitHub's rate limit is exhausted; try again shortly.", headers=_retry_after(exc)) from None
     except GithubException as exc:
+        if _is_rate_limit(exc):
+            raise GitHubUnavailable("GitHub's rate limit is exhausted; try again shortly.", headers=_retry_after(exc)) from None
         if exc.status == 404:
             raise not_found from None
         if exc.status == 401:
@@ -153,24 +161,13 @@ class RedeliveryRefused(ApplicationError):
     default_message = "GitHub refused to redeliver this delivery."
 
 
-def _is_rate_limit(exc: GithubException) -> bool:
-    headers = exc.headers or {}
-    quota_spent = headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
-    return exc.status == 429 or (exc.status == 403 and quota_spent)
-
-
 @contextlib.contextmanager
 def _app_hook_errors(*, refusals: frozenset[int] = frozenset()) -> Iterator[None]:
-    """github_errors, and what PyGithub does not tell apart: a 429, or a 403 with the quota spent
-    or a Retry-After, is a rate limit whatever its message says (PyGithub knows some wordings
-    only); a status among `refusals` raises RedeliveryRefused."""
+    """github_errors, with a status among `refusals` raising RedeliveryRefused."""
     with github_errors(not_found=GitHubBadGateway("GitHub knows no webhook delivery log for this App.")):
         try:
             yield
         except GithubException as exc:
-            if _is_rate_limit(exc):
-                message = "GitHub's rate limit is exhausted; try again shortly."
-                raise GitHubUnavailable(message, headers=_retry_after(exc)) from None
             if exc.status in refusals:
                 raise RedeliveryRefused(detail={"github_status": exc.status}) from None
             raise

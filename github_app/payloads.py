@@ -89,3 +89,12 @@ def payload_summarize(body: bytes) -> PayloadSummary:
     if len(body) > STREAMING_THRESHOLD_BYTES:
         return _summarize_streaming(body)
     return _summarize_in_memory(body)
+
+
+def payload_value(payload, *path: str):
+    """The value at `path` in a parsed payload, or None wherever it has another shape: a sample
+    payload a user sends may have any."""
+    value = payload
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from github_app.payloads import payload_value
 from triggers.patterns import FilterPattern, patterns_compile, patterns_decide
 
 PULL_REQUEST_EVENTS = {"pull_request", "pull_request_review", "pull_request_review_comment", "pull_request_review_thread"}
@@ -35,17 +36,8 @@ def _quoted(values: list[str]) -> str:
     return ", ".join(f'"{value}"' for value in values)
 
 
-def _field(payload: dict, *path: str):
-    """The value at `path`, or None where the payload has another shape: a sample payload given
-    to the trigger test endpoint may have any."""
-    value = payload
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
 def _text(payload: dict, *path: str) -> str | None:
-    value = _field(payload, *path)
+    value = payload_value(payload, *path)
     return value if isinstance(value, str) else None
 
 
@@ -80,7 +72,7 @@ def _author(event: str, payload: dict) -> str:
 
 
 def _labels(payload: dict) -> list[str]:
-    labels = _field(payload, "pull_request", "labels") or _field(payload, "issue", "labels")
+    labels = payload_value(payload, "pull_request", "labels") or payload_value(payload, "issue", "labels")
     names = [_text(label, "name") for label in labels] if isinstance(labels, list) else []
     return [name for name in names if name]
 
@@ -149,18 +141,18 @@ def _sender_is_this_app(login: str, user_id) -> bool:
 
 def _senders(evaluation: Evaluation, config: dict, payload: dict) -> None:
     login = _text(payload, "sender", "login") or ""
-    if _sender_is_this_app(login, _field(payload, "sender", "id")):
+    if _sender_is_this_app(login, payload_value(payload, "sender", "id")):
         evaluation.decide(False, "sender is this App: its own events never start a run")
     ignore_bots, note = _default_true(config, "ignore_bots")
     if ignore_bots:
-        bot = _field(payload, "sender", "type") == "Bot" or login.endswith("[bot]")
+        bot = payload_value(payload, "sender", "type") == "Bot" or login.endswith("[bot]")
         evaluation.decide(not bot, f'ignore_bots: sender "{login}" {"is" if bot else "is not"} a bot{note}')
 
 
 def _drafts(evaluation: Evaluation, config: dict, event: str, payload: dict) -> None:
     ignore_drafts, note = _default_true(config, "ignore_drafts")
     if ignore_drafts and event in PULL_REQUEST_EVENTS:
-        draft = bool(_field(payload, "pull_request", "draft"))
+        draft = bool(payload_value(payload, "pull_request", "draft"))
         evaluation.decide(not draft, f'ignore_drafts: the pull request {"is" if draft else "is not"} a draft{note}')
 
 
@@ -202,6 +194,6 @@ def payload_changed_files(event: str, payload: dict) -> list[str] | None:
     commits = payload.get("commits")
     if event != "push" or not isinstance(commits, list) or len(commits) >= 20:
         return None
-    changes = [_field(commit, key) for commit in commits for key in ("added", "modified", "removed")]
+    changes = [payload_value(commit, key) for commit in commits for key in ("added", "modified", "removed")]
     paths = [path for change in changes if isinstance(change, list) for path in change if isinstance(path, str)]
     return list(dict.fromkeys(paths))

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from aiworkflow.errors import ApplicationError
 from github_app.models import WebhookDelivery
+from github_app.payloads import payload_value
 from github_app.selectors import repository_access_find, user_installation_ids
 from workflows.definitions import definition_validate
 from workflows.engine import run_start
@@ -91,17 +92,11 @@ def run_trigger_build(*, event: str, payload: dict, delivery_id: str | None = No
         "event": event,
         "action": payload.get("action", ""),
         "delivery_id": delivery_id,
-        "installation_id": _member(payload, "installation", "id"),
-        "repository": _member(payload, "repository", "full_name"),
-        "sender": _member(payload, "sender", "login"),
+        "installation_id": payload_value(payload, "installation", "id"),
+        "repository": payload_value(payload, "repository", "full_name"),
+        "sender": payload_value(payload, "sender", "login"),
         "payload": payload,
     }
-
-
-def _member(payload: dict, name: str, key: str):
-    """payload[name][key], or None when a (sample) payload does not have that shape."""
-    value = payload.get(name)
-    return value.get(key) if isinstance(value, dict) else None
 
 
 def workflow_test(*, workflow: Workflow, user: AbstractBaseUser, event: str, payload: dict, dry_run: bool) -> WorkflowRun:

@@ -31,17 +31,17 @@ def _repository(params: dict, context: StepContext) -> str:
         raise StepFailed(f"No repository to work on: {repository!r} is not owner/name.")
     if context.installation_id is None:
         raise StepFailed("The run names no installation of the GitHub App, so it can reach no repository.")
+    if repository_access_find(user_id=context.owner_id, installation_id=context.installation_id, repository=repository):
+        return repository
     if not installation_connected(user_id=context.owner_id, installation_id=context.installation_id):
         raise StepFailed(
             f"The workflow's owner is no longer connected to installation {context.installation_id}; "
             "connect GitHub again to run it."
         )
-    if repository_access_find(user_id=context.owner_id, installation_id=context.installation_id, repository=repository) is None:
-        raise StepFailed(
-            f"{repository} is not among the repositories the workflow's owner reaches through installation "
-            f"{context.installation_id}."
-        )
-    return repository
+    raise StepFailed(
+        f"{repository} is not among the repositories the workflow's owner reaches through installation "
+        f"{context.installation_id}."
+    )
 
 
 def _path(value: str, *, name: str) -> str:
