@@ -50,7 +50,7 @@ from bench.common import DATABASE_URL, REDIS_URL, ROOT, SECRET, database_prepare
 from bench.intake import free_port, post  # noqa: E402
 from bench.stand_in import REPO, StandIn, serve  # noqa: E402
 from bench.workflow_runs import REVIEW, connect, environment  # noqa: E402
-from github_app.signatures import signature_for  # noqa: E402
+from github_app.webhooks.signatures import signature_for  # noqa: E402
 
 QUEUE = "aiworkflow-bench-embedded"
 EXAMPLES = ROOT.parent / "shared" / "github-webhook-examples"

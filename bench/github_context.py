@@ -43,7 +43,7 @@ def django_setup(api_url: str, redis_url: str) -> None:
 
 def mint_worker(api_url: str, redis_url: str, seconds: float) -> None:
     django_setup(api_url, redis_url)
-    from github_app.github_api import installation_call
+    from github_app.api.installation_client import installation_call
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -72,7 +72,7 @@ def main() -> None:
     server = serve(stand_in)
     api_url = f"http://127.0.0.1:{server.server_address[1]}"
     django_setup(api_url, REDIS_URL)
-    from github_app.repository_context import ConditionalReads, pull_request_context
+    from github_app.api.reads import ConditionalReads, pull_request_context
 
     reads = ConditionalReads("bench-run")
     for label in ("cold", "warm"):

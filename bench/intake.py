@@ -31,7 +31,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import DATABASE_URL, QUEUE, REDIS_URL, ROOT, SECRET, database_prepare, service_env  # noqa: E402
-from github_app.signatures import signature_for  # noqa: E402
+from github_app.webhooks.signatures import signature_for  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "github"
 WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))

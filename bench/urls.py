@@ -3,7 +3,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from aiworkflow.urls import urlpatterns as service_urlpatterns
-from github_app.signatures import signature_is_valid
+from github_app.webhooks.signatures import signature_is_valid
 
 
 @csrf_exempt

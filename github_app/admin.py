@@ -12,7 +12,7 @@ from github_app.models import (
     RedeliveryRequest,
     WebhookDelivery,
 )
-from github_app.services.deliveries import DeliveryNotReplayable, delivery_replay
+from github_app.webhooks.deliveries import DeliveryNotReplayable, delivery_replay
 
 
 class InstallationRepositoryInline(admin.TabularInline):

@@ -7,6 +7,6 @@ class GithubAppConfig(AppConfig):
 
     def ready(self) -> None:
         from github_app import checks  # noqa: F401  (registers the configuration checks)
-        from github_app.app_auth import app_private_key_validate
+        from github_app.api.app_jwt import app_private_key_validate
 
         app_private_key_validate()

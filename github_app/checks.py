@@ -3,7 +3,7 @@ import ipaddress
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from github_app.app_auth import app_private_key_pem
+from github_app.api.app_jwt import app_private_key_pem
 
 
 @register()

@@ -33,7 +33,7 @@ def fresh_cache():
 def no_shared_installation_tokens(settings):
     """Installation tokens in Redis outlive a test; each test starts without any."""
     if settings.REDIS_URL:
-        from github_app.installation_tokens import RedisTokenStore, token_store
+        from github_app.api.tokens import RedisTokenStore, token_store
 
         store = token_store()
         for key in store.redis.scan_iter(f"{RedisTokenStore.prefix}*"):

@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from github_app.events import WORKFLOW_EVENTS
+from github_app.webhooks.events import WORKFLOW_EVENTS
 from triggers.filters import payload_changed_files, trigger_evaluate
 from triggers.services import trigger_config_check
 

@@ -22,8 +22,8 @@ import logging
 from github import GithubException
 
 from github_app.models import Installation, WebhookDelivery
-from github_app.repository_context import compare_changed_files, pull_request_files
-from github_app.selectors import repository_owner_ids
+from github_app.api.reads import compare_changed_files, pull_request_files
+from github_app.install.selectors import repository_owner_ids
 from triggers.filters import PULL_REQUEST_EVENTS, payload_changed_files, trigger_evaluate
 from triggers.models import Trigger
 from workflows.engine import run_start

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from github_app.payloads import payload_value
+from github_app.webhooks.payloads import payload_value
 from triggers.patterns import FilterPattern, patterns_compile, patterns_decide
 
 PULL_REQUEST_EVENTS = {"pull_request", "pull_request_review", "pull_request_review_comment", "pull_request_review_thread"}

@@ -9,9 +9,9 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from aiworkflow.errors import ApplicationError
-from github_app.events import WORKFLOW_EVENTS
+from github_app.webhooks.events import WORKFLOW_EVENTS
 from github_app.models import REPOSITORY_FULL_NAME
-from github_app.selectors import user_repository_access
+from github_app.install.selectors import user_repository_access
 from triggers.models import Trigger, TriggerIndex
 from triggers.patterns import PatternInvalid, pattern_compile
 from workflows.models import Workflow

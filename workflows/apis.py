@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from aiworkflow.api import newest_first_pagination
 from aiworkflow.redaction import redact_secrets
-from github_app.events import WORKFLOW_EVENTS
+from github_app.webhooks.events import WORKFLOW_EVENTS
 from workflows.models import Workflow
 from workflows.selectors import run_get, run_list, workflow_get, workflow_list
 from workflows.services import (

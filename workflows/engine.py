@@ -23,7 +23,7 @@ from django.utils import timezone
 from github import GithubException
 
 from github_app.errors import GitHubBadGateway, GitHubUnavailable
-from github_app.github_api import GitHubRetryLater
+from github_app.api.installation_client import GitHubRetryLater
 from github_app.models import WebhookDelivery
 from workflows.definitions import definition_order
 from workflows.models import Conclusion, Status, StepRun, Workflow, WorkflowRun, WorkflowVersion

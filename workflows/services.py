@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from aiworkflow.errors import ApplicationError
 from github_app.models import WebhookDelivery
-from github_app.payloads import payload_value
-from github_app.selectors import repository_access_find, user_installation_ids
+from github_app.webhooks.payloads import payload_value
+from github_app.install.selectors import repository_access_find, user_installation_ids
 from workflows.definitions import definition_validate
 from workflows.engine import run_start
 from workflows.models import Workflow, WorkflowRun, WorkflowVersion

@@ -7,7 +7,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from github_app.models import WebhookDelivery
-from github_app.services.deliveries import (
+from github_app.webhooks.deliveries import (
     deliveries_claim_due,
     deliveries_relay,
     delivery_claim,

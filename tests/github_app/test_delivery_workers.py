@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from github_app.models import InstallationRepository, WebhookDelivery
-from github_app.services.deliveries import deliveries_relay, delivery_claim
+from github_app.webhooks.deliveries import deliveries_relay, delivery_claim
 from tests.github_app.github_stub import installation_body, repository
 from tests.github_app.webhooks import fixture_body, post_webhook
 from tests.github_server import github_server
@@ -81,7 +81,7 @@ def test_a_worker_killed_mid_processing_is_recovered_and_the_delivery_processed_
 
 
 def test_two_workers_racing_for_one_delivery_process_it_once(client, broker, github):
-    from github_app.tasks import process_deliveries
+    from github_app.webhooks.tasks import process_deliveries
 
     github.delay_seconds = 0.3  # keep the first worker busy while the second gets its message
     with worker_process(GITHUB_API_BASE_URL=github.url) as first, worker_process(GITHUB_API_BASE_URL=github.url) as second:

@@ -15,16 +15,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from github import BadCredentialsException, GithubException
 
-from github_app.app_auth import app_auth, app_private_key_validate
+from github_app.api.app_jwt import app_auth, app_private_key_validate
 from github_app.errors import InstallationNotFound
-from github_app.github_api import (
+from github_app.api.installation_client import (
     GitHubRetryLater,
     installation_call,
     installation_rate_limit,
     installation_repositories_fetch,
     mint_installation_token,
 )
-from github_app.installation_tokens import (
+from github_app.api.tokens import (
     DatabaseTokenStore,
     RedisTokenStore,
     StoredToken,

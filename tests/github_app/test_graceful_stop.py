@@ -19,9 +19,9 @@ from django.conf import settings
 
 from aiworkflow.celery import app as celery_app
 from github_app.models import WebhookDelivery
-from github_app.services.deliveries import deliveries_claim_due
-from github_app.services.publisher import STOP_SECONDS
-from github_app.signatures import signature_for
+from github_app.webhooks.deliveries import deliveries_claim_due
+from github_app.webhooks.publisher import STOP_SECONDS
+from github_app.webhooks.signatures import signature_for
 from tests.github_app.webhooks import fixture_body
 from tests.worker import PROJECT_DIR, WorkerProcess, database_url_of_this_test, wait_until
 

@@ -18,9 +18,9 @@ from github_app.models import (
     RepositoryAccess,
     UsedInstallState,
 )
-from github_app.services.install_flow import install_state_issue
-from github_app.services.repository_access import repository_access_sync
-from github_app.tasks import install_states_purge
+from github_app.install.flow import install_state_issue
+from github_app.install.repository_access import repository_access_sync
+from github_app.install.tasks import install_states_purge
 from integrations.models import OAuthToken
 from tests.conftest import client_for
 from tests.github_app.github_stub import (

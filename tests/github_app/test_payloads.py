@@ -2,8 +2,8 @@
 
 import pytest
 
-from github_app import payloads
-from github_app.payloads import PayloadInvalid, payload_summarize
+from github_app.webhooks import payloads
+from github_app.webhooks.payloads import PayloadInvalid, payload_summarize
 from tests.github_app.webhooks import FIXTURE_NAMES, fixture_body
 
 

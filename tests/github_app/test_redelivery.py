@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 from responses import matchers
 
 from github_app.models import DeliveryLogPosition, RedeliveryRequest, WebhookDelivery
-from github_app.services.redelivery import MAX_PAGES_PER_PASS
-from github_app.tasks import deliveries_redeliver_missed
+from github_app.webhooks.redelivery import MAX_PAGES_PER_PASS
+from github_app.webhooks.tasks import deliveries_redeliver_missed
 from tests.github_app.github_stub import (
     api_url,
     delivery_log,

@@ -10,8 +10,8 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from github_app.models import Installation, InstallationRepository, RepositoryAccess, WebhookDelivery
-from github_app.services.deliveries import delivery_replay
-from github_app.services.repository_access import repository_access_sync, repository_access_sync_due
+from github_app.webhooks.deliveries import delivery_replay
+from github_app.install.repository_access import repository_access_sync, repository_access_sync_due
 from integrations.models import OAuthToken
 from tests.conftest import github_connection
 from tests.github_app.github_stub import api_url, repository

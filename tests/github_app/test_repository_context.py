@@ -10,16 +10,8 @@ import responses
 from github import GithubException
 
 from github_app.errors import FileNotAFile
-from github_app.repository_context import (
-    ConditionalReads,
-    comment_marker,
-    comment_upsert,
-    commit_context,
-    compare_changed_files,
-    file_content,
-    labels_add,
-    pull_request_context,
-)
+from github_app.api.reads import ConditionalReads, commit_context, compare_changed_files, file_content, pull_request_context
+from github_app.api.writes import comment_marker, comment_upsert, labels_add
 from tests.conftest import load_fixture
 from tests.github_app.github_stub import api_url
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from github_app import events
+from github_app.webhooks import events
 from github_app.models import WebhookDelivery
 from tests.github_app.webhooks import FIXTURE_NAMES, fixture_body, fixture_event, post_fixture
 

@@ -8,7 +8,7 @@ from django.db import connection
 from freezegun import freeze_time
 
 from github_app.models import WebhookDelivery
-from github_app.signatures import signature_for, signature_is_valid
+from github_app.webhooks.signatures import signature_for, signature_is_valid
 from tests.github_app.webhooks import WEBHOOK_URL, fixture_body, post_fixture, post_webhook
 
 PULL_REQUEST = "pull_request__opened"

@@ -6,7 +6,7 @@ import uuid
 from django.conf import settings
 from django.test import Client
 
-from github_app.signatures import signature_for
+from github_app.webhooks.signatures import signature_for
 from tests.conftest import FIXTURES
 
 WEBHOOK_URL = "/webhooks/github"

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from github_app.events import WORKFLOW_EVENTS
+from github_app.webhooks.events import WORKFLOW_EVENTS
 from tests.conftest import load_fixture
 from triggers.models import Trigger
 from workflows.models import Workflow

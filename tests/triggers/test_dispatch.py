@@ -5,7 +5,7 @@ import json
 import pytest
 
 from github_app.models import Installation, InstallationRepository
-from github_app.services.deliveries import delivery_replay
+from github_app.webhooks.deliveries import delivery_replay
 from tests.conftest import github_connection
 from tests.github_app.github_stub import api_url
 from tests.workflows.test_engine import INSTALLATION, REVIEW, FakeGitHub, llm_answers

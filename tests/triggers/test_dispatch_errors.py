@@ -9,7 +9,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from github_app.models import WebhookDelivery
-from github_app.services.deliveries import deliveries_relay
+from github_app.webhooks.deliveries import deliveries_relay
 from tests.conftest import github_connection
 from tests.github_app.github_stub import api_url
 from tests.triggers.test_dispatch import CONDITION

@@ -5,7 +5,7 @@ import json
 import pytest
 import requests
 
-from github_app.repository_context import comment_marker
+from github_app.api.writes import comment_marker
 from tests.conftest import github_connection, load_fixture
 from tests.github_app.github_stub import api_url
 from workflows.engine import run_start

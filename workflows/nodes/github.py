@@ -9,15 +9,9 @@ execution, so a revoked or narrowed connection stops reruns and replays too.
 import re
 
 from github_app.models import REPOSITORY_FULL_NAME
-from github_app.repository_context import (
-    ConditionalReads,
-    comment_upsert,
-    commit_context,
-    file_content,
-    labels_add,
-    pull_request_context,
-)
-from github_app.selectors import installation_connected, repository_access_find
+from github_app.api.reads import ConditionalReads, commit_context, file_content, pull_request_context
+from github_app.api.writes import comment_upsert, labels_add
+from github_app.install.selectors import installation_connected, repository_access_find
 from workflows.nodes.base import NUMBER_OR_TEMPLATE, TEMPLATED_STRING, StepContext, StepFailed, node_type
 
 COMMIT_SHA = re.compile(r"^[0-9a-fA-F]{7,64}\Z")  # abbreviated to full SHA-1, or SHA-256

@@ -3,7 +3,7 @@ import argparse
 from django.core.management.base import BaseCommand, CommandError
 
 from github_app.errors import GitHubAppNotConfigured
-from github_app.services.redelivery import LogEntry, RedeliveryPass, deliveries_redeliver_missed
+from github_app.webhooks.redelivery import LogEntry, RedeliveryPass, deliveries_redeliver_missed
 
 
 def positive_hours(value: str) -> int:

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from aiworkflow.broker import broker_connection_error
-from github_app.services.deliveries import deliveries_claim_due, deliveries_relay, delivery_process
+from github_app.webhooks.deliveries import deliveries_claim_due, deliveries_relay, delivery_process
 
 
 class Command(BaseCommand):

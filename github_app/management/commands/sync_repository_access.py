@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from github_app.services.repository_access import repository_access_sync_due
+from github_app.install.repository_access import repository_access_sync_due
 
 
 class Command(BaseCommand):

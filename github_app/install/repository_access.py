@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from github_app import client
+from github_app.api import app_client
 from github_app.errors import OAuthCodeInvalid, UserTokenRejected
 from github_app.models import GITHUB_APP_INTEGRATION_ID, RepositoryAccess
 from integrations.models import OAuthToken
@@ -61,7 +61,7 @@ def _user_token(connection: OAuthToken) -> str:
         if not locked.refresh_token:
             raise UserTokenRejected()
         try:
-            fresh = client.oauth_token_refresh(refresh_token=locked.refresh_token)
+            fresh = app_client.oauth_token_refresh(refresh_token=locked.refresh_token)
         except OAuthCodeInvalid:
             raise UserTokenRejected() from None
         locked.access_token = fresh["access_token"]
@@ -78,7 +78,7 @@ def repository_access_sync(*, connection: OAuthToken) -> int:
     again); GitHub being down or rate limited raises, for the caller to retry."""
     installation_id = int(connection.external_id)
     try:
-        repositories = client.user_installation_repositories(
+        repositories = app_client.user_installation_repositories(
             user_token=_user_token(connection), installation_id=installation_id
         )
     except UserTokenRejected:

@@ -1,15 +1,13 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import Http404
+from django.db.models import Exists, OuterRef, QuerySet
 
 from github_app.models import (
     GITHUB_APP_INTEGRATION_ID,
     Installation,
     InstallationRepository,
     RepositoryAccess,
-    WebhookDelivery,
 )
 from integrations.models import OAuthToken
 from integrations.selectors import oauth_token_list
@@ -89,30 +87,3 @@ def repository_owner_ids(*, installation_id: int, repository_id: int | None, rep
     )
     grants = grants.filter(repository_id=repository_id) if repository_id else grants.filter(full_name__iexact=repository)
     return grants.values("connection__user_id")
-
-
-def delivery_list(
-    *, user: AbstractBaseUser, event: str = "", status: str = "", repository: str = ""
-) -> QuerySet[WebhookDelivery]:
-    """Deliveries of the repositories the user reaches (and the installation-wide events of
-    their installations), newest first, without payloads."""
-    reachable = Q(repository_id__in=user_repository_access(user_id=user.pk).values("repository_id"))
-    installation_wide = Q(repository_id__isnull=True, repository_full_name="")
-    deliveries = WebhookDelivery.objects.filter(
-        reachable | installation_wide, installation_id__in=user_installation_ids(user)
-    ).defer("payload")
-    if event:
-        deliveries = deliveries.filter(event=event)
-    if status:
-        deliveries = deliveries.filter(status=status)
-    if repository:
-        deliveries = deliveries.filter(repository_full_name__iexact=repository)
-    return deliveries
-
-
-def delivery_get(*, user: AbstractBaseUser, delivery_pk: int) -> WebhookDelivery:
-    """One of the user's deliveries; any other is answered as if it did not exist."""
-    try:
-        return delivery_list(user=user).get(pk=delivery_pk)
-    except WebhookDelivery.DoesNotExist:
-        raise Http404 from None

@@ -20,7 +20,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from github_app import client, github_api
+from github_app.api import app_client, installation_client
 from github_app.errors import (
     GitHubAppNotConfigured,
     InstallationOwnershipUnverified,
@@ -31,8 +31,8 @@ from github_app.errors import (
     OAuthCodeInvalid,
 )
 from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, PendingInstallCompletion, UsedInstallState
-from github_app.services.installations import installation_store
-from github_app.services.repository_access import repository_access_replace
+from github_app.install.installations import installation_store
+from github_app.install.repository_access import repository_access_replace
 from integrations.models import OAuthToken
 from integrations.selectors import integration_get
 from integrations.services import oauth_token_upsert
@@ -113,8 +113,8 @@ def _installation_ownership_verify(*, installation_id: int, code: str | None) ->
         )
     if not code:
         raise OAuthCodeInvalid("GitHub sent no authorization code; enable 'Request user authorization' on the App.")
-    user_token = client.oauth_code_exchange(code=code)
-    account = client.user_installation_access(user_token=user_token["access_token"], installation_id=installation_id)
+    user_token = app_client.oauth_code_exchange(code=code)
+    account = app_client.user_installation_access(user_token=user_token["access_token"], installation_id=installation_id)
     if account is None:
         raise InstallationOwnershipUnverified("Your GitHub account cannot access this installation.")
     return InstallingUser(token=user_token, account=account)
@@ -150,7 +150,7 @@ def install_callback_verify(
         return InstallCallbackResult()
 
     installing = _installation_ownership_verify(installation_id=installation_id, code=code)
-    installation_data = client.installation_fetch(installation_id=installation_id)
+    installation_data = app_client.installation_fetch(installation_id=installation_id)
     return _pending_completion_create(
         claims=claims, setup_action=setup_action, installation_data=installation_data, installing=installing
     )
@@ -200,7 +200,7 @@ def _installing_user_repositories(*, pending: PendingInstallCompletion, reposito
     proved and the whole installation is granted."""
     if pending.access_token is None:
         return repositories
-    return client.user_installation_repositories(
+    return app_client.user_installation_repositories(
         user_token=pending.access_token, installation_id=pending.installation_id
     )
 
@@ -215,7 +215,7 @@ def install_complete(*, completion: str, user: AbstractBaseUser) -> InstallCompl
     pending = _pending_completion_get(completion=completion)
     if pending.user_id != user.pk:
         raise InstallCompletionWrongUser()
-    repositories = github_api.installation_repositories_fetch(installation_id=pending.installation_id)
+    repositories = installation_client.installation_repositories_fetch(installation_id=pending.installation_id)
     user_repositories = _installing_user_repositories(pending=pending, repositories=repositories)
 
     now = timezone.now()

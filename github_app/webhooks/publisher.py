@@ -30,7 +30,7 @@ STOP_SECONDS = 3
 def deliveries_publish(*, delivery_pks: list[int]) -> bool:
     """One processing message for these deliveries. When the broker is out of reach the rows are
     marked due at once, for the relay; returns whether the message went out."""
-    from github_app.tasks import process_deliveries  # the task module imports the services
+    from github_app.webhooks.tasks import process_deliveries  # the task module imports the services
 
     try:
         process_deliveries.apply_async(args=[delivery_pks], retry=True)

@@ -1,37 +1,29 @@
+"""Celery tasks for deliveries. Their names are fixed, not derived from this module's path, so
+that messages already queued keep finding their task when code moves."""
+
 from celery import shared_task
 
 from github_app.errors import GitHubAppNotConfigured
-from github_app.services import deliveries, redelivery, repository_access
-from github_app.services.install_flow import install_completions_purge, used_install_states_purge
+from github_app.webhooks import deliveries, redelivery
 
 
-@shared_task
+@shared_task(name="github_app.tasks.process_deliveries")
 def process_deliveries(delivery_pks: list[int]) -> None:
     for delivery_pk in delivery_pks:
         deliveries.delivery_process(delivery_pk=delivery_pk)
 
 
-@shared_task
+@shared_task(name="github_app.tasks.deliveries_relay")
 def deliveries_relay() -> int:
     return deliveries.deliveries_relay()
 
 
-@shared_task
+@shared_task(name="github_app.tasks.delivery_payloads_purge")
 def delivery_payloads_purge() -> int:
     return deliveries.delivery_payloads_purge()
 
 
-@shared_task
-def install_states_purge() -> int:
-    return used_install_states_purge() + install_completions_purge()
-
-
-@shared_task
-def repository_access_sync_due() -> int:
-    return repository_access.repository_access_sync_due()
-
-
-@shared_task
+@shared_task(name="github_app.tasks.deliveries_redeliver_missed")
 def deliveries_redeliver_missed() -> int:
     """A pass cut short by GitHub stops cleanly; beat runs the next one an interval later."""
     try:

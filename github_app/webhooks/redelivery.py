@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from aiworkflow.errors import ApplicationError
-from github_app import client
+from github_app.api import app_client
 from github_app.errors import GitHubBadGateway, GitHubUnavailable
 from github_app.models import DeliveryLogPosition, RedeliveryRequest, WebhookDelivery
 
@@ -111,7 +111,7 @@ def _pass_run(position: DeliveryLogPosition, bounds: _PassBounds, result: Redeli
     top = (position.pass_newest_entry_id, position.pass_newest_delivered_at) if resuming else None
     seen: set[str] = set()
     for _ in range(MAX_PAGES_PER_PASS):
-        items, next_cursor = client.app_hook_deliveries_page(cursor=cursor)
+        items, next_cursor = app_client.app_hook_deliveries_page(cursor=cursor)
         entries = [LogEntry.from_github(item) for item in items]
         if top is None and entries:
             top = (entries[0].id, entries[0].delivered_at)
@@ -190,8 +190,8 @@ def _redelivery_ask(entry: LogEntry, result: RedeliveryPass) -> None:
 def _github_refusal(entry: LogEntry) -> int | None:
     """Ask GitHub to send the entry's delivery again: None when it accepted, else its refusal."""
     try:
-        client.app_hook_delivery_redeliver(log_entry_id=entry.id)
-    except client.RedeliveryRefused as exc:
+        app_client.app_hook_delivery_redeliver(log_entry_id=entry.id)
+    except app_client.RedeliveryRefused as exc:
         return exc.detail["github_status"]
     return None
 

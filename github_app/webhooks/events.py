@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from github_app.models import InstallationRepository
-from github_app.services.installations import (
+from github_app.install.installations import (
     github_user_authorization_revoke,
     installation_account_rename,
     installation_is_newer_than,
@@ -21,7 +21,7 @@ from github_app.services.installations import (
     installation_resync,
     installation_upsert,
 )
-from github_app.services.repository_access import installation_access_sync, repository_access_remove
+from github_app.install.repository_access import installation_access_sync, repository_access_remove
 
 
 def _installation_created(payload: dict, as_of: datetime) -> None:

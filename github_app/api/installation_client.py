@@ -23,9 +23,9 @@ from github.Repository import Repository
 from urllib3.util.retry import Retry
 
 from aiworkflow.errors import ApplicationError
-from github_app import client
+from github_app.api import app_client
 from github_app.errors import InstallationNotFound
-from github_app.installation_tokens import installation_token
+from github_app.api.tokens import installation_token
 
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
@@ -66,7 +66,7 @@ def retry_policy() -> BudgetedRetry:
 def mint_installation_token(installation_id: int, permissions: dict | None, repositories: list[str] | None) -> tuple[str, datetime]:
     """`POST /app/installations/{id}/access_tokens` as the App, narrowed to a scope if given."""
     body = {key: value for key, value in (("permissions", permissions), ("repositories", repositories)) if value}
-    _, data = client.app_request("POST", f"/app/installations/{installation_id}/access_tokens", installation_id=installation_id, body=body)
+    _, data = app_client.app_request("POST", f"/app/installations/{installation_id}/access_tokens", installation_id=installation_id, body=body)
     logger.info("installation token minted", extra={"installation_id": installation_id})
     return data["token"], parse_datetime(data["expires_at"])
 
@@ -107,7 +107,7 @@ class InstallationTokenAuth(Auth.Auth):
 def installation_github(installation_id: int, *, permissions: dict | None = None) -> Github:
     """A PyGithub client for the installation, bound to GITHUB_API_BASE_URL."""
     # Writes are paced by repository_context across processes, not per client by PyGithub.
-    options = {**client.client_options(), "retry": retry_policy()}
+    options = {**app_client.client_options(), "retry": retry_policy()}
     return Github(
         auth=InstallationTokenAuth(installation_id, permissions),
         seconds_between_requests=None,
@@ -139,7 +139,7 @@ def installation_repositories_fetch(*, installation_id: int) -> list[dict]:
         pages = PaginatedList(Repository, github.requester, "/installation/repositories", None, list_item="repositories")
         return [{"id": repo.id, "full_name": repo.full_name, "private": repo.private} for repo in pages]
 
-    with client.github_errors(not_found=InstallationNotFound(detail={"installation_id": installation_id})):
+    with app_client.github_errors(not_found=InstallationNotFound(detail={"installation_id": installation_id})):
         return installation_call(installation_id, fetch)
 
 

@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from aiworkflow.errors import ApplicationError
-from github_app import events
-from github_app.github_api import GitHubRetryLater
+from github_app.webhooks import events
+from github_app.api.installation_client import GitHubRetryLater
 from github_app.models import WebhookDelivery
-from github_app.payloads import PayloadSummary
-from github_app.services.publisher import deliveries_publish, publisher
+from github_app.webhooks.payloads import PayloadSummary
+from github_app.webhooks.publisher import deliveries_publish, publisher
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status

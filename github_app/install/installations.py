@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from github_app import client, github_api
+from github_app.api import app_client, installation_client
 from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, InstallationRepository
 from integrations.models import OAuthToken
 from integrations.services import oauth_token_revoke
@@ -100,8 +100,8 @@ def installation_repositories_add(
 
 def installation_resync(*, installation_id: int) -> Installation:
     """Re-read the installation and every repository it reaches from GitHub."""
-    data = client.installation_fetch(installation_id=installation_id)
-    repositories = github_api.installation_repositories_fetch(installation_id=installation_id)
+    data = app_client.installation_fetch(installation_id=installation_id)
+    repositories = installation_client.installation_repositories_fetch(installation_id=installation_id)
     return installation_store(data=data, repositories=repositories)
 
 

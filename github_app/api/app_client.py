@@ -14,7 +14,7 @@ from github.PaginatedList import PaginatedList
 from github.Repository import Repository
 
 from aiworkflow.errors import ApplicationError
-from github_app.app_auth import app_auth
+from github_app.api.app_jwt import app_auth
 from github_app.errors import (
     GitHubAppNotConfigured,
     GitHubBadGateway,
