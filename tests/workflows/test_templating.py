@@ -4,7 +4,7 @@ import tracemalloc
 
 import pytest
 
-from workflows import templating
+from workflows.templating import budget, environment
 from workflows.templating import TemplateInvalid, template_check, template_render
 
 DIFF = "+ a changed line\n" * (500 * 1024 // 17)
@@ -94,7 +94,7 @@ def test_mutating_methods_of_the_context_are_refused(target, method, arguments, 
 
 
 def test_a_hole_in_the_sandbox_would_change_only_the_renders_own_read_only_copy(context, monkeypatch):
-    monkeypatch.setattr(templating._BoundedEnvironment, "is_safe_attribute", lambda self, obj, attr, value: True)
+    monkeypatch.setattr(environment.BoundedEnvironment, "is_safe_attribute", lambda self, obj, attr, value: True)
     before = copy.deepcopy(context)
 
     with pytest.raises(TemplateInvalid, match="read-only"):
@@ -187,7 +187,7 @@ def test_keeping_copies_in_a_namespace_runs_out_of_budget_without_holding_them(c
         "{% for i in range(100000) %}{% set ns.kept = [ns.kept, nodes.pr.diff[1:]] %}{% endfor %}"
     )
 
-    assert peak_memory_of(keep_copies, context) < 2 * templating.MAX_RENDER_BYTES
+    assert peak_memory_of(keep_copies, context) < 2 * budget.MAX_RENDER_BYTES
     assert "in all" in str(refused_quickly(keep_copies, context))
 
 
@@ -234,7 +234,7 @@ def test_a_key_is_looked_up_in_a_large_payload_without_reading_it(context):
 
 
 def test_a_render_that_takes_too_long_is_stopped(context, monkeypatch):
-    monkeypatch.setattr(templating, "MAX_RENDER_SECONDS", 0.05)
+    monkeypatch.setattr(budget, "MAX_RENDER_SECONDS", 0.05)
     compare_diffs = (
         "{% set copy = nodes.pr.diff ~ '' %}"
         "{% for i in range(100000) %}{% if nodes.pr.diff == copy %}{% endif %}{% endfor %}"
