@@ -9,3 +9,13 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each app's `tasks` module, and those of the GitHub App's sub-packages.
 app.autodiscover_tasks()
 app.autodiscover_tasks(["github_app.webhooks", "github_app.install"])
+
+
+def task_enqueue(name: str, *args) -> None:
+    """Send a message for the task registered under `name`. Services that feed a task reach it by
+    name, so that they need not import the task module (which imports them); unlike `send_task`,
+    the registered task keeps eager mode and its own options. Raises kombu's OperationalError or
+    OSError when the broker cannot be reached."""
+    if name not in app.tasks:
+        app.loader.import_default_modules()  # task autodiscovery, which only a worker runs by itself
+    app.tasks[name].apply_async(args=args, retry=True)

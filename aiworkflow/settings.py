@@ -285,8 +285,6 @@ WEBHOOK_ENQUEUE_BATCH_SIZE = env.int("WEBHOOK_ENQUEUE_BATCH_SIZE", default=10)
 WEBHOOK_ENQUEUE_GRACE_SECONDS = env.int("WEBHOOK_ENQUEUE_GRACE_SECONDS", default=10)
 WEBHOOK_RELAY_INTERVAL_SECONDS = env.int("WEBHOOK_RELAY_INTERVAL_SECONDS", default=30)
 WEBHOOK_PAYLOAD_RETENTION_DAYS = env.int("WEBHOOK_PAYLOAD_RETENTION_DAYS", default=30)
-# Where a processed delivery goes next: a dotted path to `f(delivery, payload) -> runs started`.
-GITHUB_WEBHOOK_DISPATCHER = env("GITHUB_WEBHOOK_DISPATCHER", default="triggers.dispatch.delivery_dispatch")
 
 # The LLM behind `ai.prompt`: any OpenAI-compatible /chat/completions endpoint.
 AI_BASE_URL = env("AI_BASE_URL", default="").rstrip("/")
@@ -297,8 +295,6 @@ AI_TIMEOUT_SECONDS = env.int("AI_TIMEOUT_SECONDS", default=120)
 AI_MAX_PROMPT_CHARS = env.int("AI_MAX_PROMPT_CHARS", default=100_000)
 # Runs: attempts of a step that failed for a passing reason, the wait between them (doubling,
 # with jitter, up to the cap), the longest a run may take, and the most a step output may store.
-# Where workflows keep their triggers: the triggers app, which depends on workflows.
-WORKFLOW_TRIGGERS_MODULE = "triggers.services"
 WORKFLOW_STEP_MAX_ATTEMPTS = env.int("WORKFLOW_STEP_MAX_ATTEMPTS", default=4)
 WORKFLOW_STEP_RETRY_BASE_SECONDS = env.int("WORKFLOW_STEP_RETRY_BASE_SECONDS", default=5)
 WORKFLOW_STEP_RETRY_MAX_SECONDS = env.int("WORKFLOW_STEP_RETRY_MAX_SECONDS", default=300)

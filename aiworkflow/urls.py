@@ -8,15 +8,8 @@ from github_app.install.apis import GitHubInstallCallbackApi, GitHubInstallCompl
 from github_app.webhooks.apis import DeliveryListApi, DeliveryReplayApi
 from github_app.webhooks.views import github_webhook
 from integrations.apis import IntegrationDeleteApi, IntegrationListApi
-from triggers.apis import TriggerTestApi
-from workflows.apis import (
-    RunDetailApi,
-    RunRerunApi,
-    WorkflowDetailApi,
-    WorkflowListCreateApi,
-    WorkflowRunListApi,
-    WorkflowTestApi,
-)
+from triggers.apis import TriggerTestApi, WorkflowDetailApi, WorkflowListCreateApi
+from workflows.apis import RunDetailApi, RunRerunApi, WorkflowRunListApi, WorkflowTestApi
 
 
 urlpatterns = [

@@ -114,13 +114,13 @@ def review_seed() -> None:
     from django.utils import timezone
 
     from integrations.models import OAuthToken
-    from workflows.services import workflow_create
+    from triggers.services import workflow_save
 
     user = get_user_model().objects.create_user(username="bench", password="bench-password-1")
     connect(user, REVIEW_INSTALLATIONS)
     # Read just now, so beat's access sync leaves these token-less connections alone during the run.
     OAuthToken.objects.filter(user=user).update(synced_at=timezone.now())
-    workflow_create(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
+    workflow_save(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
 
 
 def seeded(stack: Stack, code: Path) -> Stack:

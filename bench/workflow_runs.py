@@ -83,10 +83,8 @@ def connect(user, installation_ids: list[int]) -> None:
 
 def measure_throughput(user) -> tuple[float, int]:
     from django.db import transaction
-
-    from workflows.engine import run_start
     from workflows.models import Conclusion, WorkflowRun
-    from workflows.services import workflow_create
+    from workflows.services import run_start, workflow_create
 
     workflow = workflow_create(owner=user, name="Benchmark review", definition=REVIEW)
     connect(user, [10_000 + number for number in range(RUNS)])

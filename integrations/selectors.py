@@ -19,6 +19,11 @@ def oauth_token_list(*, user: AbstractBaseUser, integration_id: str | None = Non
     return tokens
 
 
+def oauth_tokens_active(*, integration_id: str) -> QuerySet[OAuthToken]:
+    """Every user's active connections to one integration."""
+    return OAuthToken.objects.filter(integration__integration_id=integration_id, is_active=True)
+
+
 def oauth_token_get(*, user: AbstractBaseUser, token_id: uuid.UUID) -> OAuthToken:
     """The user's own token; another user's id is answered as if it did not exist."""
     try:

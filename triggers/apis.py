@@ -1,12 +1,19 @@
+"""The trigger test, and the workflow APIs that save a workflow with its triggers."""
+
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from github_app.webhooks.events import WORKFLOW_EVENTS
 from triggers.filters import payload_changed_files, trigger_evaluate
-from triggers.services import trigger_config_check
+from triggers.selectors import trigger_configs
+from triggers.services import trigger_config_check, workflow_save
+from workflows.models import Workflow
+from workflows.selectors import workflow_get, workflow_list
+from workflows.services import workflow_delete
 
 
 class TriggerTestApi(APIView):
@@ -31,3 +38,72 @@ class TriggerTestApi(APIView):
         changed_files = data.get("changed_files", payload_changed_files(data["event"], data["payload"]))
         evaluation = trigger_evaluate(data["config"], data["event"], data["payload"], changed_files)
         return Response({"matched": evaluation.matched, "reasons": evaluation.reasons})
+
+
+class WorkflowOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    is_active = serializers.BooleanField()
+    version = serializers.IntegerField(source="current_version.number")
+    definition = serializers.JSONField(source="current_version.definition")
+    triggers = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_triggers(self, workflow: Workflow) -> list[dict]:
+        return trigger_configs(workflow=workflow)
+
+
+class WorkflowInputSerializer(serializers.Serializer):
+    class TriggerInputSerializer(serializers.Serializer):
+        config = serializers.JSONField()
+
+    name = serializers.CharField(max_length=200)
+    is_active = serializers.BooleanField(default=True)
+    definition = serializers.JSONField()
+    # The trigger service refuses more than its cap too; here a huge list is not even parsed.
+    triggers = TriggerInputSerializer(many=True, required=False, max_length=settings.WORKFLOW_MAX_TRIGGERS)
+
+
+def _trigger_configs(data: dict) -> list | None:
+    return [trigger["config"] for trigger in data["triggers"]] if "triggers" in data else None
+
+
+class WorkflowListCreateApi(APIView):
+    @extend_schema(responses=WorkflowOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response({"results": WorkflowOutputSerializer(workflow_list(user=request.user), many=True).data})
+
+    @extend_schema(request=WorkflowInputSerializer, responses={201: WorkflowOutputSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = WorkflowInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        workflow = workflow_save(
+            owner=request.user, name=data["name"], definition=data["definition"], is_active=data["is_active"],
+            triggers=_trigger_configs(data),
+        )
+        return Response(WorkflowOutputSerializer(workflow).data, status=status.HTTP_201_CREATED)
+
+
+class WorkflowDetailApi(APIView):
+    @extend_schema(responses=WorkflowOutputSerializer)
+    def get(self, request: Request, workflow_id) -> Response:
+        return Response(WorkflowOutputSerializer(workflow_get(user=request.user, workflow_id=workflow_id)).data)
+
+    @extend_schema(request=WorkflowInputSerializer(partial=True), responses=WorkflowOutputSerializer)
+    def patch(self, request: Request, workflow_id) -> Response:
+        workflow = workflow_get(user=request.user, workflow_id=workflow_id)
+        serializer = WorkflowInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        workflow = workflow_save(
+            owner=request.user, workflow=workflow, name=data.get("name"), definition=data.get("definition"),
+            is_active=data.get("is_active") if "is_active" in request.data else None, triggers=_trigger_configs(data),
+        )
+        return Response(WorkflowOutputSerializer(workflow).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, workflow_id) -> Response:
+        workflow_delete(workflow=workflow_get(user=request.user, workflow_id=workflow_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
-"""The dispatcher: which workflows a processed delivery starts (GITHUB_WEBHOOK_DISPATCHER).
+"""The dispatcher: which workflows a processed delivery starts (it receives the GitHub App's
+`workflow_event` signal).
 
 Candidates come from the trigger index by (repository, event), restricted to the owners who
 reach the repository through the delivery's installation (their own GitHub token sees it), and
@@ -21,13 +22,12 @@ import logging
 
 from github import GithubException
 
-from github_app.models import Installation, WebhookDelivery
-from github_app.api.reads import compare_changed_files, pull_request_files
-from github_app.install.selectors import repository_owner_ids
+from github_app.models import WebhookDelivery
+from github_app.api.reads import changed_paths, compare_changed_files, pull_request_files
+from github_app.install.selectors import installation_covers, repository_owner_ids
 from triggers.filters import PULL_REQUEST_EVENTS, payload_changed_files, trigger_evaluate
 from triggers.models import Trigger
-from workflows.engine import run_start
-from workflows.services import run_trigger_build
+from workflows.services import run_start, run_trigger_build
 
 logger = logging.getLogger(__name__)
 NO_COMMIT = "0" * 40
@@ -37,11 +37,7 @@ DIFF_UNAVAILABLE_STATUSES = (406, 422)
 def trigger_candidates(*, installation_id: int | None, repository_id: int | None, repository: str, event: str) -> list[Trigger]:
     if not installation_id or not repository:
         return []
-    covered = Installation.objects.filter(
-        installation_id=installation_id, deleted_at__isnull=True, suspended_at__isnull=True,
-        repositories__full_name__iexact=repository,
-    ).exists()
-    if not covered:
+    if not installation_covers(installation_id=installation_id, repository=repository):
         return []
     owners = repository_owner_ids(installation_id=installation_id, repository_id=repository_id, repository=repository)
     return list(
@@ -64,7 +60,7 @@ def _changed_files_from_api(event: str, payload: dict, installation_id: int, rep
         return compare_changed_files(installation_id=installation_id, repo=repository, base=payload["before"], head=payload["after"])
     if event in PULL_REQUEST_EVENTS and payload.get("pull_request"):
         files = pull_request_files(installation_id=installation_id, repo=repository, number=payload["pull_request"]["number"])
-        return [name for item in files for name in (item.get("previous_filename"), item["filename"]) if name]
+        return changed_paths(files)
     return None
 
 
@@ -105,3 +101,8 @@ def delivery_dispatch(delivery: WebhookDelivery, payload: dict) -> int:
         return 0
     trigger = run_trigger_build(event=delivery.event, payload=payload, delivery_id=delivery.delivery_id)
     return sum(run_start(workflow=candidate.workflow, trigger=trigger, delivery=delivery) is not None for candidate in matching)
+
+
+def workflow_event_dispatch(sender, *, delivery: WebhookDelivery, payload: dict, **kwargs) -> int:
+    """The receiver of the GitHub App's `workflow_event` signal."""
+    return delivery_dispatch(delivery, payload)

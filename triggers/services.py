@@ -1,5 +1,6 @@
-"""Trigger storage for workflows (the seam WORKFLOW_TRIGGERS_MODULE names), with every config
-checked when it is saved: each refusal is a 400 naming the field and, for a pattern, the pattern.
+"""Trigger storage for workflows, with every config checked when it is saved: each refusal is a
+400 naming the field and, for a pattern, the pattern. A workflow and its triggers are saved
+together here (workflow_save), since triggers build on workflows and not the other way round.
 
 Configs come from users and every delivery to their repository evaluates them, so their size is
 capped: the triggers per workflow, the entries per list and the characters per entry."""
@@ -15,6 +16,7 @@ from github_app.install.selectors import user_repository_access
 from triggers.models import Trigger, TriggerIndex
 from triggers.patterns import PatternInvalid, pattern_compile
 from workflows.models import Workflow
+from workflows.services import workflow_create, workflow_update
 
 PATTERN_LISTS = ("branches", "branches_ignore", "tags", "tags_ignore", "paths", "paths_ignore")
 NAME_LISTS = ("action_filter", "author_filter", "author_ignore", "label_filter")
@@ -103,5 +105,24 @@ def triggers_replace(*, workflow: Workflow, configs: list) -> None:
     )
 
 
-def trigger_configs(*, workflow: Workflow) -> list[dict]:
-    return [{"config": trigger.config, "is_active": trigger.is_active} for trigger in workflow.triggers.all()]
+@transaction.atomic
+def workflow_save(
+    *,
+    owner: AbstractBaseUser,
+    workflow: Workflow | None = None,
+    name: str | None = None,
+    definition: dict | None = None,
+    is_active: bool | None = None,
+    triggers: list | None = None,
+) -> Workflow:
+    """Create a workflow (no `workflow` given) or change one, and replace its triggers when
+    `triggers` is given: all of it or nothing, since a refused trigger rolls the workflow back."""
+    if workflow is None:
+        workflow = workflow_create(
+            owner=owner, name=name, definition=definition, is_active=True if is_active is None else is_active
+        )
+    else:
+        workflow = workflow_update(workflow=workflow, name=name, definition=definition, is_active=is_active)
+    if triggers is not None:
+        triggers_replace(workflow=workflow, configs=triggers)
+    return workflow

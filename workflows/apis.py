@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,30 +8,8 @@ from rest_framework.views import APIView
 from aiworkflow.api import newest_first_pagination
 from aiworkflow.redaction import redact_secrets
 from github_app.webhooks.events import WORKFLOW_EVENTS
-from workflows.models import Workflow
-from workflows.selectors import run_get, run_list, workflow_get, workflow_list
-from workflows.services import (
-    run_rerun,
-    triggers_module,
-    workflow_create,
-    workflow_delete,
-    workflow_test,
-    workflow_update,
-)
-
-
-class WorkflowOutputSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    is_active = serializers.BooleanField()
-    version = serializers.IntegerField(source="current_version.number")
-    definition = serializers.JSONField(source="current_version.definition")
-    triggers = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-    def get_triggers(self, workflow: Workflow) -> list[dict]:
-        return triggers_module().trigger_configs(workflow=workflow)
+from workflows.selectors import run_get, run_list, workflow_get
+from workflows.services import run_rerun, workflow_test
 
 
 class StepOutputSerializer(serializers.Serializer):
@@ -73,61 +50,6 @@ class RunOutputSerializer(serializers.Serializer):
 
 class RunDetailOutputSerializer(RunOutputSerializer):
     steps = StepOutputSerializer(many=True, source="steps.all")
-
-
-class WorkflowInputSerializer(serializers.Serializer):
-    class TriggerInputSerializer(serializers.Serializer):
-        config = serializers.JSONField()
-
-    name = serializers.CharField(max_length=200)
-    is_active = serializers.BooleanField(default=True)
-    definition = serializers.JSONField()
-    # The trigger service refuses more than its cap too; here a huge list is not even parsed.
-    triggers = TriggerInputSerializer(many=True, required=False, max_length=settings.WORKFLOW_MAX_TRIGGERS)
-
-
-def _trigger_configs(data: dict) -> list | None:
-    return [trigger["config"] for trigger in data["triggers"]] if "triggers" in data else None
-
-
-class WorkflowListCreateApi(APIView):
-    @extend_schema(responses=WorkflowOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        return Response({"results": WorkflowOutputSerializer(workflow_list(user=request.user), many=True).data})
-
-    @extend_schema(request=WorkflowInputSerializer, responses={201: WorkflowOutputSerializer})
-    def post(self, request: Request) -> Response:
-        serializer = WorkflowInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        workflow = workflow_create(
-            owner=request.user, name=data["name"], definition=data["definition"], is_active=data["is_active"],
-            triggers=_trigger_configs(data),
-        )
-        return Response(WorkflowOutputSerializer(workflow).data, status=status.HTTP_201_CREATED)
-
-
-class WorkflowDetailApi(APIView):
-    @extend_schema(responses=WorkflowOutputSerializer)
-    def get(self, request: Request, workflow_id) -> Response:
-        return Response(WorkflowOutputSerializer(workflow_get(user=request.user, workflow_id=workflow_id)).data)
-
-    @extend_schema(request=WorkflowInputSerializer(partial=True), responses=WorkflowOutputSerializer)
-    def patch(self, request: Request, workflow_id) -> Response:
-        workflow = workflow_get(user=request.user, workflow_id=workflow_id)
-        serializer = WorkflowInputSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        workflow = workflow_update(
-            workflow=workflow, name=data.get("name"), definition=data.get("definition"),
-            is_active=data.get("is_active") if "is_active" in request.data else None, triggers=_trigger_configs(data),
-        )
-        return Response(WorkflowOutputSerializer(workflow).data)
-
-    @extend_schema(responses={204: None})
-    def delete(self, request: Request, workflow_id) -> Response:
-        workflow_delete(workflow=workflow_get(user=request.user, workflow_id=workflow_id))
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 RunPagination = newest_first_pagination("created_at")

@@ -12,76 +12,30 @@ and a late redelivery of the original) never runs it twice at once.
 
 import json
 import logging
-import random
 from datetime import timedelta
 
-import requests
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from github import GithubException
 
-from github_app.errors import GitHubBadGateway, GitHubUnavailable
-from github_app.api.installation_client import GitHubRetryLater
-from github_app.models import WebhookDelivery
+from aiworkflow.backoff import backoff_seconds
 from workflows.definitions import definition_order
-from workflows.models import Conclusion, Status, StepRun, Workflow, WorkflowRun, WorkflowVersion
-from workflows.nodes import NODE_TYPES, StepContext, StepFailed
-from workflows.nodes.ai import AIUnavailable
-from workflows.relay import UNFINISHED, run_enqueue, run_stale_after
+from workflows.models import Conclusion, Status, StepRun, WorkflowRun
+from workflows.nodes import NODE_TYPES, StepContext, StepFailed, StepRetryLater
+from workflows.relay import UNFINISHED, run_stale_after
+from workflows.selectors import run_payload
 from workflows.templating import TemplateInvalid, template_render
 
 logger = logging.getLogger(__name__)
-_PASSING_ERRORS = (GitHubRetryLater, GitHubUnavailable, GitHubBadGateway, AIUnavailable, requests.ConnectionError, requests.Timeout)
 
 
-def run_start(
-    *,
-    workflow: Workflow,
-    trigger: dict,
-    delivery: WebhookDelivery | None = None,
-    payload_delivery: WebhookDelivery | None = None,
-    dry_run: bool = False,
-    rerun_of: WorkflowRun | None = None,
-    version: WorkflowVersion | None = None,
-) -> WorkflowRun | None:
-    """Create a run of a version (the workflow's current one by default) and enqueue it after
-    commit; None when the workflow already ran for this delivery. The run's tenant (owner,
-    installation, repository) is fixed here, from the event, and nothing later changes it.
-
-    The trigger's payload is not copied when a delivery holds it (the run's own `delivery`, or
-    `payload_delivery` for a rerun): N runs of one 25 MiB delivery keep one copy. The run is due
-    for the relay from the start, should its message never be sent or never be run."""
-    payload = trigger.get("payload")
-    payload_delivery = payload_delivery or delivery
-    try:
-        with transaction.atomic():
-            run = WorkflowRun.objects.create(
-                workflow=workflow, version=version or workflow.current_version, delivery=delivery,
-                trigger={key: value for key, value in trigger.items() if key != "payload"},
-                payload_delivery=payload_delivery, payload=None if payload_delivery else payload,
-                dry_run=dry_run, rerun_of=rerun_of, owner_id=workflow.owner_id,
-                installation_id=trigger.get("installation_id"), repository=trigger.get("repository") or "",
-                stale_after=run_stale_after(),
-            )
-    except IntegrityError:
-        return None
-    transaction.on_commit(lambda: run_enqueue(run_id=str(run.pk)))
-    return run
-
-
-def _retryable(error: Exception) -> bool:
-    if isinstance(error, _PASSING_ERRORS):
-        return True
-    return isinstance(error, GithubException) and (error.status >= 500 or error.status == 429)
-
-
-def _retry_delay(step: StepRun, error: Exception) -> float:
-    if isinstance(error, GitHubRetryLater):
-        return float(error.retry_after)
-    base = settings.WORKFLOW_STEP_RETRY_BASE_SECONDS * 2 ** (step.attempts - 1)
-    return min(base, settings.WORKFLOW_STEP_RETRY_MAX_SECONDS) * random.uniform(0.8, 1.2)
+def _retry_delay(step: StepRun, retry: StepRetryLater) -> float:
+    if retry.delay is not None:
+        return retry.delay
+    return backoff_seconds(
+        attempt=step.attempts, base=settings.WORKFLOW_STEP_RETRY_BASE_SECONDS,
+        cap=settings.WORKFLOW_STEP_RETRY_MAX_SECONDS, jitter=0.2,
+    )
 
 
 def _capped(output: dict) -> tuple[dict, bool]:
@@ -117,17 +71,6 @@ def _finish_step(step: StepRun, conclusion: str, *, output: dict | None = None, 
     step.save()
 
 
-def run_payload(run: WorkflowRun) -> dict:
-    """The triggering event's payload: the run's own copy, else its delivery's stored one; empty
-    once retention has purged it."""
-    if run.payload is not None:
-        return run.payload
-    if run.payload_delivery_id is None:
-        return {}
-    stored = WebhookDelivery.objects.filter(pk=run.payload_delivery_id).values_list("payload", flat=True).first()
-    return json.loads(bytes(stored)) if stored else {}
-
-
 def _template_context(run: WorkflowRun, trigger: dict, outputs: dict) -> dict:
     workflow = {"id": str(run.workflow_id), "name": run.workflow.name, "version": run.version.number}
     return {"trigger": trigger, "nodes": outputs, "workflow": workflow}
@@ -154,12 +97,15 @@ def _execute_step(run: WorkflowRun, trigger: dict, step: StepRun, node: dict, ou
         _finish_step(step, Conclusion.FAILURE, error=f"Template error: {exc}")
     except StepFailed as exc:
         _finish_step(step, Conclusion.FAILURE, error=str(exc))
-    except Exception as exc:  # classified: a passing failure is retried, anything else fails the step
-        if _retryable(exc) and step.attempts < settings.WORKFLOW_STEP_MAX_ATTEMPTS:
-            step.status = Status.QUEUED
-            step.error = f"Attempt {step.attempts}: {type(exc).__name__}: {exc}"[:5000]
-            step.save(update_fields=["status", "error"])
-            return _retry_delay(step, exc)
+    except StepRetryLater as exc:
+        if step.attempts >= settings.WORKFLOW_STEP_MAX_ATTEMPTS:
+            _finish_step(step, Conclusion.FAILURE, error=str(exc))
+            return None
+        step.status = Status.QUEUED
+        step.error = f"Attempt {step.attempts}: {exc}"[:5000]
+        step.save(update_fields=["status", "error"])
+        return _retry_delay(step, exc)
+    except Exception as exc:  # a node's defect: fails the step, and is logged with its traceback
         logger.exception("step failed", extra={"run_id": str(run.pk), "node_id": step.node_id})
         _finish_step(step, Conclusion.FAILURE, error=f"{type(exc).__name__}: {exc}")
     else:
@@ -169,12 +115,10 @@ def _execute_step(run: WorkflowRun, trigger: dict, step: StepRun, node: dict, ou
 
 
 def _blocked(node_id: str, parents: dict, steps: dict) -> bool:
-    """A step waits on every parent's success, and a condition parent's being true."""
+    """A step waits on every parent's success, and on each gating parent letting it through."""
     for parent in parents[node_id]:
         step = steps[parent]
-        if step.conclusion != Conclusion.SUCCESS:
-            return True
-        if step.node_type == "logic.condition" and not (step.output or {}).get("result"):
+        if step.conclusion != Conclusion.SUCCESS or not NODE_TYPES[step.node_type].lets_through(step.output):
             return True
     return False
 
@@ -205,7 +149,7 @@ def run_execute(*, run_id: str) -> float | None:
     parents = {node_id: [edge["from"] for edge in definition.get("edges", []) if edge["to"] == node_id] for node_id in nodes}
     steps = _steps_of(run, order, nodes)
     outputs = {node_id: step.output for node_id, step in steps.items() if step.conclusion == Conclusion.SUCCESS}
-    trigger = {**run.trigger, "payload": run_payload(run)}
+    trigger = {**run.trigger, "payload": run_payload(run=run)}
     for node_id in order:
         step = steps[node_id]
         if step.status == Status.COMPLETED:

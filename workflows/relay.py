@@ -17,10 +17,12 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from aiworkflow.celery import task_enqueue
 from workflows.models import Status, WorkflowRun
 
 logger = logging.getLogger(__name__)
 UNFINISHED = [Status.QUEUED, Status.IN_PROGRESS]
+EXECUTE_RUN_TASK = "workflows.tasks.execute_run"
 
 
 def run_stale_after(*, countdown: float = 0) -> datetime:
@@ -35,10 +37,8 @@ def _runs_make_due(*, run_ids: list[str]) -> None:
 def run_enqueue(*, run_id: str) -> bool:
     """Send the run's message; when the broker is out of reach, the run is due for the relay's
     next pass instead. Returns whether the message went out."""
-    from workflows.tasks import execute_run  # the task module imports the engine, which imports this one
-
     try:
-        execute_run.apply_async(args=[run_id], retry=True)
+        task_enqueue(EXECUTE_RUN_TASK, run_id)
     except (OperationalError, OSError):
         logger.warning("broker unreachable; the relay will enqueue the run", extra={"run_id": run_id})
         _runs_make_due(run_ids=[run_id])

@@ -4,6 +4,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
 
+from github_app.webhooks.selectors import delivery_payload
 from workflows.models import Workflow, WorkflowRun
 
 
@@ -30,3 +31,13 @@ def run_get(*, user: AbstractBaseUser, run_id: uuid.UUID) -> WorkflowRun:
         )
     except WorkflowRun.DoesNotExist:
         raise Http404 from None
+
+
+def run_payload(*, run: WorkflowRun) -> dict:
+    """The triggering event's payload: the run's own copy, else its delivery's stored one; empty
+    once retention has purged it."""
+    if run.payload is not None:
+        return run.payload
+    if run.payload_delivery_id is None:
+        return {}
+    return delivery_payload(delivery_pk=run.payload_delivery_id) or {}

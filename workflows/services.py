@@ -1,18 +1,18 @@
-import importlib
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from aiworkflow.errors import ApplicationError
+from github_app.install.selectors import repository_access_find, user_installation_ids
 from github_app.models import WebhookDelivery
 from github_app.webhooks.payloads import payload_value
-from github_app.install.selectors import repository_access_find, user_installation_ids
+from github_app.webhooks.selectors import delivery_payload_kept
 from workflows.definitions import definition_validate
-from workflows.engine import run_start
 from workflows.models import Workflow, WorkflowRun, WorkflowVersion
+from workflows.relay import run_enqueue, run_stale_after
 
 
 class InstallationNotYours(ApplicationError):
@@ -30,12 +30,6 @@ class RepositoryNotYours(ApplicationError):
     default_message = "The payload names a repository you have not connected through that installation."
 
 
-def triggers_module():
-    """Trigger storage lives in the triggers app, which depends on this one: it is reached by
-    the module named in WORKFLOW_TRIGGERS_MODULE."""
-    return importlib.import_module(settings.WORKFLOW_TRIGGERS_MODULE)
-
-
 def _version_add(workflow: Workflow, definition: dict) -> WorkflowVersion:
     number = (workflow.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     version = WorkflowVersion.objects.create(workflow=workflow, number=number, definition=definition)
@@ -45,14 +39,10 @@ def _version_add(workflow: Workflow, definition: dict) -> WorkflowVersion:
 
 
 @transaction.atomic
-def workflow_create(
-    *, owner: AbstractBaseUser, name: str, definition: dict, is_active: bool = True, triggers: list | None = None
-) -> Workflow:
+def workflow_create(*, owner: AbstractBaseUser, name: str, definition: dict, is_active: bool = True) -> Workflow:
     definition_validate(definition)
     workflow = Workflow.objects.create(owner=owner, name=name, is_active=is_active)
     _version_add(workflow, definition)
-    if triggers is not None:
-        triggers_module().triggers_replace(workflow=workflow, configs=triggers)
     return workflow
 
 
@@ -63,7 +53,6 @@ def workflow_update(
     name: str | None = None,
     definition: dict | None = None,
     is_active: bool | None = None,
-    triggers: list | None = None,
 ) -> Workflow:
     """Change a workflow; a changed definition becomes a new version, and runs keep theirs."""
     if definition is not None and definition != workflow.current_version.definition:
@@ -74,8 +63,6 @@ def workflow_update(
     if is_active is not None:
         workflow.is_active = is_active
     workflow.save(update_fields=["name", "is_active", "updated_at"])
-    if triggers is not None:
-        triggers_module().triggers_replace(workflow=workflow, configs=triggers)
     return workflow
 
 
@@ -84,6 +71,41 @@ def workflow_delete(*, workflow: Workflow) -> None:
     workflow.is_active = False
     workflow.deleted_at = timezone.now()
     workflow.save(update_fields=["is_active", "deleted_at", "updated_at"])
+
+
+def run_start(
+    *,
+    workflow: Workflow,
+    trigger: dict,
+    delivery: WebhookDelivery | None = None,
+    payload_delivery: WebhookDelivery | None = None,
+    dry_run: bool = False,
+    rerun_of: WorkflowRun | None = None,
+    version: WorkflowVersion | None = None,
+) -> WorkflowRun | None:
+    """Create a run of a version (the workflow's current one by default) and enqueue it after
+    commit; None when the workflow already ran for this delivery. The run's tenant (owner,
+    installation, repository) is fixed here, from the event, and nothing later changes it.
+
+    The trigger's payload is not copied when a delivery holds it (the run's own `delivery`, or
+    `payload_delivery` for a rerun): N runs of one 25 MiB delivery keep one copy. The run is due
+    for the relay from the start, should its message never be sent or never be run."""
+    payload = trigger.get("payload")
+    payload_delivery = payload_delivery or delivery
+    try:
+        with transaction.atomic():
+            run = WorkflowRun.objects.create(
+                workflow=workflow, version=version or workflow.current_version, delivery=delivery,
+                trigger={key: value for key, value in trigger.items() if key != "payload"},
+                payload_delivery=payload_delivery, payload=None if payload_delivery else payload,
+                dry_run=dry_run, rerun_of=rerun_of, owner_id=workflow.owner_id,
+                installation_id=trigger.get("installation_id"), repository=trigger.get("repository") or "",
+                stale_after=run_stale_after(),
+            )
+    except IntegrityError:
+        return None
+    transaction.on_commit(lambda: run_enqueue(run_id=str(run.pk)))
+    return run
 
 
 def run_trigger_build(*, event: str, payload: dict, delivery_id: str | None = None) -> dict:
@@ -125,7 +147,7 @@ def run_rerun(*, run: WorkflowRun) -> WorkflowRun:
     trigger = {**run.trigger, "installation_id": run.installation_id, "repository": run.repository or None}
     if run.payload is not None:
         trigger["payload"] = run.payload
-    elif not WebhookDelivery.objects.filter(pk=run.payload_delivery_id, payload_purged_at__isnull=True).exists():
+    elif run.payload_delivery_id is None or not delivery_payload_kept(delivery_pk=run.payload_delivery_id):
         raise RunPayloadPurged()
     return run_start(
         workflow=run.workflow, version=run.version, trigger=trigger, payload_delivery=run.payload_delivery,

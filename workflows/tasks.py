@@ -4,7 +4,7 @@ from workflows import relay, services
 from workflows.engine import run_abandon, run_claim, run_execute, run_release
 
 
-@shared_task(bind=True, max_retries=None)
+@shared_task(name=relay.EXECUTE_RUN_TASK, bind=True, max_retries=None)
 def execute_run(self, run_id: str) -> None:
     """Run or resume a workflow run, unless another execution holds it; a step asking to be
     tried later re-queues the whole run, which resumes at that step. Run eagerly (tests,
@@ -28,11 +28,11 @@ def execute_run(self, run_id: str) -> None:
         raise self.retry(countdown=delay)
 
 
-@shared_task
+@shared_task(name="workflows.tasks.runs_relay")
 def runs_relay() -> int:
     return relay.runs_relay()
 
 
-@shared_task
+@shared_task(name="workflows.tasks.run_payloads_purge")
 def run_payloads_purge() -> int:
     return services.run_payloads_purge()

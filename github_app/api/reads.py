@@ -93,6 +93,12 @@ def _pages(github: Github, path: str, *, limit: int, reads: ConditionalReads | N
     return items[:limit]
 
 
+def changed_paths(files: list[dict]) -> list[str]:
+    """The paths a list of changed files touches: both names of a renamed file, since a path
+    filter must see a file leave a directory as well as arrive in one."""
+    return [name for item in files for name in (item.get("previous_filename"), item["filename"]) if name]
+
+
 def _diff_from_patches(files: list[dict]) -> str:
     """A unified diff put together from the files' patches, for when GitHub will not render one."""
     parts = []
@@ -182,8 +188,7 @@ def compare_changed_files(*, installation_id: int, repo: str, base: str, head: s
         paths: list[str] = []
         for page in range(1, MAX_COMPARE_PAGES + 1):
             data = _read(github, f"/repos/{repo}/compare/{_segments(base)}...{_segments(head)}", params={"per_page": PER_PAGE, "page": page}, reads=reads)
-            for item in data.get("files", []):
-                paths.extend(name for name in (item.get("previous_filename"), item["filename"]) if name)
+            paths.extend(changed_paths(data.get("files", [])))
             if len(data.get("commits", [])) < PER_PAGE:
                 break
         return list(dict.fromkeys(paths))

@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from github_app.api import app_client, installation_client
-from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, InstallationRepository
-from integrations.models import OAuthToken
+from github_app.install.selectors import github_connections
+from github_app.models import Installation, InstallationRepository
 from integrations.services import oauth_token_revoke
 
 
@@ -111,9 +111,7 @@ def installation_mark_deleted(*, data: dict, as_of: datetime | None = None) -> I
     installation = installation_upsert(data=data, as_of=as_of)
     installation.deleted_at = timezone.now()
     installation.save(update_fields=["deleted_at", "updated_at"])
-    for token in OAuthToken.objects.filter(
-        integration__integration_id=GITHUB_APP_INTEGRATION_ID, external_id=str(installation.installation_id), is_active=True
-    ):
+    for token in github_connections(installation_id=installation.installation_id):
         oauth_token_revoke(token=token)
     return installation
 
@@ -121,9 +119,7 @@ def installation_mark_deleted(*, data: dict, as_of: datetime | None = None) -> I
 @transaction.atomic
 def github_user_authorization_revoke(*, github_user_id: int) -> int:
     """The user revoked the App's authorization on GitHub: their user tokens are dead."""
-    tokens = OAuthToken.objects.filter(
-        integration__integration_id=GITHUB_APP_INTEGRATION_ID, credential_data__github_user_id=github_user_id, is_active=True
-    )
+    tokens = github_connections(github_user_id=github_user_id)
     count = 0
     for token in tokens:
         token.access_token = None

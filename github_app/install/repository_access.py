@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from github_app.api import app_client
 from github_app.errors import OAuthCodeInvalid, UserTokenRejected
-from github_app.models import GITHUB_APP_INTEGRATION_ID, RepositoryAccess
+from github_app.install.selectors import github_connections
+from github_app.models import RepositoryAccess
 from integrations.models import OAuthToken
 
 logger = logging.getLogger(__name__)
@@ -90,14 +91,10 @@ def repository_access_sync(*, connection: OAuthToken) -> int:
     return len(repositories)
 
 
-def _active_connections():
-    return OAuthToken.objects.filter(integration__integration_id=GITHUB_APP_INTEGRATION_ID, is_active=True)
-
-
 def installation_access_sync(*, installation_id: int) -> None:
     """Re-read the access of every connection to the installation (after an `installation` or
     `installation_repositories` event changed what it covers)."""
-    for connection in _active_connections().filter(external_id=str(installation_id)):
+    for connection in github_connections(installation_id=installation_id):
         repository_access_sync(connection=connection)
 
 
@@ -107,7 +104,7 @@ def repository_access_sync_due(*, limit: int = 100) -> int:
     One connection's failure does not hold up the others: it stays due."""
     horizon = timezone.now() - timedelta(seconds=settings.GITHUB_REPOSITORY_ACCESS_MAX_AGE_SECONDS)
     due = (
-        _active_connections()
+        github_connections()
         .filter(Q(synced_at__isnull=True) | Q(synced_at__lt=horizon))
         .order_by(F("synced_at").asc(nulls_first=True))[:limit]
     )

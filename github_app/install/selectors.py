@@ -10,7 +10,7 @@ from github_app.models import (
     RepositoryAccess,
 )
 from integrations.models import OAuthToken
-from integrations.selectors import oauth_token_list
+from integrations.selectors import oauth_token_list, oauth_tokens_active
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,23 @@ def user_installation_ids(user: AbstractBaseUser) -> list[int]:
     return [int(token.external_id) for token in oauth_token_list(user=user, integration_id=GITHUB_APP_INTEGRATION_ID)]
 
 
+def github_connections(
+    *, installation_id: int | None = None, user_id: int | None = None, github_user_id: int | None = None
+) -> QuerySet[OAuthToken]:
+    """The active connections to the GitHub App, of one installation, user or GitHub user if given."""
+    connections = oauth_tokens_active(integration_id=GITHUB_APP_INTEGRATION_ID)
+    if installation_id is not None:
+        connections = connections.filter(external_id=str(installation_id))
+    if user_id is not None:
+        connections = connections.filter(user_id=user_id)
+    if github_user_id is not None:
+        connections = connections.filter(credential_data__github_user_id=github_user_id)
+    return connections
+
+
 def installation_connected(*, user_id: int, installation_id: int) -> bool:
     """Whether the user has an active connection to the installation."""
-    return OAuthToken.objects.filter(
-        user_id=user_id, integration__integration_id=GITHUB_APP_INTEGRATION_ID, external_id=str(installation_id),
-        is_active=True,
-    ).exists()
+    return github_connections(installation_id=installation_id, user_id=user_id).exists()
 
 
 def user_repository_access(*, user_id: int) -> QuerySet[RepositoryAccess]:
@@ -87,3 +98,11 @@ def repository_owner_ids(*, installation_id: int, repository_id: int | None, rep
     )
     grants = grants.filter(repository_id=repository_id) if repository_id else grants.filter(full_name__iexact=repository)
     return grants.values("connection__user_id")
+
+
+def installation_covers(*, installation_id: int, repository: str) -> bool:
+    """Whether the installation (neither deleted nor suspended) covers the repository (owner/name)."""
+    return Installation.objects.filter(
+        installation_id=installation_id, deleted_at__isnull=True, suspended_at__isnull=True,
+        repositories__full_name__iexact=repository,
+    ).exists()

@@ -10,14 +10,15 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from aiworkflow.backoff import backoff_seconds
 from aiworkflow.errors import ApplicationError
 from github_app.webhooks import events
 from github_app.api.installation_client import GitHubRetryLater
 from github_app.models import WebhookDelivery
 from github_app.webhooks.payloads import PayloadSummary
 from github_app.webhooks.publisher import deliveries_publish, publisher
+from github_app.webhooks.signals import workflow_event_send
 
 logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
@@ -107,17 +108,15 @@ def delivery_claim(*, delivery_pk: int) -> WebhookDelivery | None:
     return WebhookDelivery.objects.get(pk=delivery_pk) if claimed else None
 
 
-def _retry_delay(attempts: int) -> timedelta:
-    seconds = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, settings.WEBHOOK_RETRY_MAX_SECONDS))
-
-
 def _attempt_failed(delivery: WebhookDelivery, error: Exception) -> None:
     """Record a failed attempt; the next waits out the backoff, or GitHub's rate limit if longer."""
     gave_up = delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
-    delay = _retry_delay(delivery.attempts)
+    seconds = backoff_seconds(
+        attempt=delivery.attempts, base=settings.WEBHOOK_RETRY_BASE_SECONDS, cap=settings.WEBHOOK_RETRY_MAX_SECONDS
+    )
     if isinstance(error, GitHubRetryLater):
-        delay = max(delay, timedelta(seconds=error.retry_after))
+        seconds = max(seconds, error.retry_after)
+    delay = timedelta(seconds=seconds)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=Status.FAILED if gave_up else Status.RECEIVED,
         next_attempt_at=None if gave_up else timezone.now() + delay,
@@ -140,7 +139,7 @@ def _apply(delivery: WebhookDelivery) -> tuple[str, int]:
             logger.info("stale lifecycle event not applied", extra={"delivery_id": delivery.delivery_id})
             return Status.IGNORED, 0
         handler(payload, delivery.received_at)
-    runs = import_string(settings.GITHUB_WEBHOOK_DISPATCHER)(delivery, payload) if dispatched else 0
+    runs = workflow_event_send(delivery=delivery, payload=payload) if dispatched else 0
     return Status.PROCESSED, runs
 
 

@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from aiworkflow.celery import task_enqueue
 from github_app.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -25,15 +26,14 @@ Status = WebhookDelivery.Status
 # the shortest grace it gets before SIGKILL (honcho's 5 s under bin/run; gunicorn's
 # graceful_timeout is 30 s, `docker compose stop` 10 s), after the request in progress ends.
 STOP_SECONDS = 3
+PROCESS_DELIVERIES_TASK = "github_app.tasks.process_deliveries"
 
 
 def deliveries_publish(*, delivery_pks: list[int]) -> bool:
     """One processing message for these deliveries. When the broker is out of reach the rows are
     marked due at once, for the relay; returns whether the message went out."""
-    from github_app.webhooks.tasks import process_deliveries  # the task module imports the services
-
     try:
-        process_deliveries.apply_async(args=[delivery_pks], retry=True)
+        task_enqueue(PROCESS_DELIVERIES_TASK, delivery_pks)
     except (OperationalError, OSError):
         logger.warning("broker unreachable; the relay will enqueue the deliveries", extra={"delivery_pks": delivery_pks})
         WebhookDelivery.objects.filter(pk__in=delivery_pks, status__in=[Status.RECEIVED, Status.QUEUED]).update(

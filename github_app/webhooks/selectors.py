@@ -1,3 +1,5 @@
+import json
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -31,3 +33,14 @@ def delivery_get(*, user: AbstractBaseUser, delivery_pk: int) -> WebhookDelivery
         return delivery_list(user=user).get(pk=delivery_pk)
     except WebhookDelivery.DoesNotExist:
         raise Http404 from None
+
+
+def delivery_payload(*, delivery_pk: int) -> dict | None:
+    """A delivery's parsed payload; None once retention has purged it (or the row is gone)."""
+    stored = WebhookDelivery.objects.filter(pk=delivery_pk).values_list("payload", flat=True).first()
+    return json.loads(bytes(stored)) if stored else None
+
+
+def delivery_payload_kept(*, delivery_pk: int) -> bool:
+    """Whether the delivery still holds its payload (retention has not purged it)."""
+    return WebhookDelivery.objects.filter(pk=delivery_pk, payload_purged_at__isnull=True).exists()

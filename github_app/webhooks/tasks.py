@@ -5,9 +5,10 @@ from celery import shared_task
 
 from github_app.errors import GitHubAppNotConfigured
 from github_app.webhooks import deliveries, redelivery
+from github_app.webhooks.publisher import PROCESS_DELIVERIES_TASK
 
 
-@shared_task(name="github_app.tasks.process_deliveries")
+@shared_task(name=PROCESS_DELIVERIES_TASK)
 def process_deliveries(delivery_pks: list[int]) -> None:
     for delivery_pk in delivery_pks:
         deliveries.delivery_process(delivery_pk=delivery_pk)

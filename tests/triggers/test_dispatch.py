@@ -12,7 +12,7 @@ from tests.workflows.test_engine import INSTALLATION, REVIEW, FakeGitHub, llm_an
 from triggers.dispatch import trigger_candidates
 from triggers.models import Trigger, TriggerIndex
 from workflows.models import Conclusion, WorkflowRun
-from workflows.services import workflow_create
+from triggers.services import workflow_save
 
 REPO = "Codertocat/Hello-World"
 CONDITION = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condition": "{{ trigger.action }}"}}], "edges": []}
@@ -22,7 +22,7 @@ CONDITION = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condi
 def workflow(user, installation):
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["pull_request"], "ignore_bots": True, "ignore_drafts": True}
-    return workflow_create(owner=user, name="On PRs", definition=CONDITION, triggers=[trigger])
+    return workflow_save(owner=user, name="On PRs", definition=CONDITION, triggers=[trigger])
 
 
 def test_a_pull_request_delivery_ends_in_a_completed_run(workflow, deliver):
@@ -38,7 +38,7 @@ def test_a_pull_request_delivery_ends_in_a_completed_run(workflow, deliver):
 def test_the_ai_review_workflow_end_to_end(user, installation, deliver, github_http, settings):
     settings.AI_BASE_URL, settings.AI_MODEL = "https://llm.test/v1", "gpt-test"
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
-    workflow_create(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
+    workflow_save(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
     github = FakeGitHub(github_http)
     llm_answers(github_http, (200, "Ship it."))
 
@@ -67,7 +67,7 @@ def test_no_run_when_a_filter_says_no(workflow, deliver, changes, event, name):
 
 
 def test_no_run_for_a_repository_the_owner_has_not_connected(workflow, other_user, deliver):
-    stranger = workflow_create(owner=other_user, name="Eavesdropper", definition=CONDITION)
+    stranger = workflow_save(owner=other_user, name="Eavesdropper", definition=CONDITION)
     trigger = Trigger.objects.create(workflow=stranger, config={"repository": REPO, "events": ["pull_request"]})
     TriggerIndex.objects.create(trigger=trigger, repository=REPO.lower(), event="pull_request", owner_id=other_user.pk)
 
@@ -80,7 +80,7 @@ def test_no_run_for_a_collaborator_of_the_installation_who_cannot_see_the_reposi
     """Bob is connected to the same installation but his own token sees another repository only:
     a trigger on Hello-World, saved while he could see it, no longer starts his workflow."""
     github_connection(other_user, INSTALLATION, repositories={42: "Codertocat/other"})
-    collaborator = workflow_create(owner=other_user, name="Former collaborator", definition=CONDITION)
+    collaborator = workflow_save(owner=other_user, name="Former collaborator", definition=CONDITION)
     trigger = Trigger.objects.create(workflow=collaborator, config={"repository": REPO, "events": ["pull_request"]})
     TriggerIndex.objects.create(trigger=trigger, repository=REPO.lower(), event="pull_request", owner_id=other_user.pk)
 
@@ -121,7 +121,7 @@ def test_inactive_and_deleted_workflows_are_not_candidates(workflow, deliver):
 def test_path_filters_on_a_pull_request_read_its_files(user, installation, deliver, github_http):
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["pull_request"], "paths": ["docs/**"]}
-    workflow_create(owner=user, name="Docs only", definition=CONDITION, triggers=[trigger])
+    workflow_save(owner=user, name="Docs only", definition=CONDITION, triggers=[trigger])
     github = FakeGitHub(github_http)  # the pull request changes README.md only
 
     deliver()
@@ -139,7 +139,7 @@ def test_candidates_come_from_the_index(workflow):
 def test_a_push_too_long_for_its_payload_reads_its_files_from_compare(user, installation, deliver, github_http):
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["push"], "branches": ["main"], "paths": ["docs/**"]}
-    workflow_create(owner=user, name="Docs pushes", definition=CONDITION, triggers=[trigger])
+    workflow_save(owner=user, name="Docs pushes", definition=CONDITION, triggers=[trigger])
     github_http.post(api_url(f"/app/installations/{INSTALLATION}/access_tokens"), json={"token": "ghs_c", "expires_at": "2099-01-01T00:00:00Z"}, status=201)
     github_http.get(api_url(f"/repos/{REPO}/compare/aaa...bbb"), json={"commits": [], "files": [{"filename": "docs/guide.md"}]})
 
@@ -156,7 +156,7 @@ REPLY = {"nodes": [{"id": "reply", "type": "github.create_comment", "params": {"
 def on_pull_requests(user, **flags):
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["pull_request"], **flags}
-    return workflow_create(owner=user, name="On PRs", definition=CONDITION, triggers=[trigger])
+    return workflow_save(owner=user, name="On PRs", definition=CONDITION, triggers=[trigger])
 
 
 @pytest.mark.parametrize("changes", [{"sender": DEPENDABOT}, {"pull_request__draft": True}], ids=["bot sender", "draft"])
@@ -213,7 +213,7 @@ def test_a_workflow_that_answers_comments_does_not_answer_its_own(user, installa
     """The reply is a comment too: GitHub delivers it as issue_comment, sent by the App's bot."""
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["issue_comment"], "ignore_bots": False}
-    workflow_create(owner=user, name="Answer comments", definition=REPLY, triggers=[trigger])
+    workflow_save(owner=user, name="Answer comments", definition=REPLY, triggers=[trigger])
     comments = issue_comments(github_http)
 
     deliver("issue_comment__created", "issue_comment")

@@ -15,7 +15,7 @@ from tests.github_app.github_stub import api_url
 from tests.triggers.test_dispatch import CONDITION
 from tests.workflows.test_engine import INSTALLATION, REPO
 from workflows.models import Conclusion, WorkflowRun
-from workflows.services import workflow_create
+from triggers.services import workflow_save
 
 Status = WebhookDelivery.Status
 PULL_REQUEST_FILES = f"/repos/{REPO}/pulls/2/files"
@@ -42,7 +42,7 @@ def github(github_http):
 def on_docs(user, event: str, **filters):
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": [event], "paths": ["docs/**"], **filters}
-    return workflow_create(owner=user, name=f"Docs {event}", definition=CONDITION, triggers=[trigger])
+    return workflow_save(owner=user, name=f"Docs {event}", definition=CONDITION, triggers=[trigger])
 
 
 def changed_files(github, path: str, files: list[str]) -> None:
@@ -119,7 +119,7 @@ def test_no_workflow_of_the_delivery_starts_before_its_changed_files_are_known(
     """A workflow without path filters waits for the retry too: each attempt starts all its runs
     or none, and the retry starts each exactly once."""
     on_docs(user, "pull_request")
-    workflow_create(owner=user, name="Every PR", definition=CONDITION, triggers=[{"repository": REPO, "events": ["pull_request"]}])
+    workflow_save(owner=user, name="Every PR", definition=CONDITION, triggers=[{"repository": REPO, "events": ["pull_request"]}])
     failing = github.get(api_url(PULL_REQUEST_FILES), **FAULTS["timeout"])
 
     delivery = deliver()

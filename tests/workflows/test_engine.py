@@ -8,9 +8,8 @@ import requests
 from github_app.api.writes import comment_marker
 from tests.conftest import github_connection, load_fixture
 from tests.github_app.github_stub import api_url
-from workflows.engine import run_start
 from workflows.models import Conclusion, Status, WorkflowRun
-from workflows.services import workflow_create, workflow_update
+from workflows.services import run_start, workflow_create, workflow_update
 
 INSTALLATION = 5150
 REPO = "Codertocat/Hello-World"
@@ -157,7 +156,7 @@ def test_a_step_out_of_attempts_fails_the_run_and_skips_what_follows(workflow, g
     assert run.conclusion == Conclusion.FAILURE
     steps = {step.node_id: step for step in run.steps.all()}
     assert (steps["review"].conclusion, steps["comment"].conclusion) == ("failure", "skipped")
-    assert "AIUnavailable" in steps["review"].error
+    assert steps["review"].error == "The AI provider answered 503."
     assert github.comments == []
 
 

@@ -13,7 +13,8 @@ from github_app.models import WebhookDelivery
 from tests.conftest import github_connection, load_fixture
 from tests.github_app.webhooks import post_webhook
 from workflows.models import Conclusion, WorkflowRun
-from workflows.services import run_payloads_purge, run_rerun, workflow_create
+from triggers.services import workflow_save
+from workflows.services import run_payloads_purge, run_rerun
 
 INSTALLATION = 5150
 REPO = "Codertocat/Hello-World"
@@ -28,7 +29,7 @@ READS_PAYLOAD = {
 def workflows(user):
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["pull_request"]}
-    return [workflow_create(owner=user, name=f"w{n}", definition=READS_PAYLOAD, triggers=[trigger]) for n in range(3)]
+    return [workflow_save(owner=user, name=f"w{n}", definition=READS_PAYLOAD, triggers=[trigger]) for n in range(3)]
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from django.utils import timezone
 from tests.conftest import github_connection
 from tests.workflows.test_engine import INSTALLATION, REPO, REVIEW, FakeGitHub, llm_answers, trigger
 from tests.worker import run_at_once
-from workflows.engine import run_claim, run_release, run_start
+from workflows.engine import run_claim, run_release
 from workflows.models import Conclusion, Status, WorkflowRun, WorkflowVersion
 from workflows.relay import runs_claim_due, runs_relay
-from workflows.services import workflow_create
+from workflows.services import run_start, workflow_create
 from workflows.tasks import execute_run
 
 QUICK = {"nodes": [{"id": "check", "type": "logic.condition", "params": {"condition": "{{ trigger.event == 'push' }}"}}], "edges": []}

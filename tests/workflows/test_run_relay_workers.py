@@ -14,9 +14,8 @@ from tests.conftest import github_connection, load_fixture
 from tests.github_server import github_server
 from tests.workflows.test_engine import INSTALLATION, REPO, REVIEW, trigger
 from tests.worker import wait_until, worker_process
-from workflows.engine import run_start
 from workflows.models import Conclusion, Status, WorkflowRun
-from workflows.services import workflow_create
+from workflows.services import run_start, workflow_create
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

@@ -14,9 +14,8 @@ from github_app.models import Installation, InstallationRepository
 from integrations.models import OAuthToken
 from tests.conftest import client_for, github_connection, load_fixture
 from tests.github_app.github_stub import api_url
-from workflows.engine import run_start
 from workflows.models import Conclusion, WorkflowRun
-from workflows.services import workflow_create
+from workflows.services import run_start, workflow_create
 from workflows.tasks import execute_run
 
 INSTALLATION = 5150

@@ -3,11 +3,7 @@
 import requests
 from django.conf import settings
 
-from workflows.nodes.base import TEMPLATED_STRING, StepContext, StepFailed, node_type
-
-
-class AIUnavailable(Exception):
-    """The provider answered 429 or 5xx: worth trying again later."""
+from workflows.nodes.base import TEMPLATED_STRING, StepContext, StepFailed, StepRetryLater, node_type
 
 
 def _clip(prompt: str) -> tuple[str, bool]:
@@ -40,11 +36,14 @@ def prompt(params: dict, context: StepContext) -> dict:
     body = {"model": model, "messages": messages}
     body.update({key: params[key] for key in ("max_tokens", "temperature") if key in params})
     headers = {"Authorization": f"Bearer {settings.AI_API_KEY}"} if settings.AI_API_KEY else {}
-    response = requests.post(
-        f"{settings.AI_BASE_URL}/chat/completions", json=body, headers=headers, timeout=settings.AI_TIMEOUT_SECONDS
-    )
+    try:
+        response = requests.post(
+            f"{settings.AI_BASE_URL}/chat/completions", json=body, headers=headers, timeout=settings.AI_TIMEOUT_SECONDS
+        )
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise StepRetryLater(f"The AI provider could not be reached: {type(exc).__name__}.") from exc
     if response.status_code == 429 or response.status_code >= 500:
-        raise AIUnavailable(f"The AI provider answered {response.status_code}.")
+        raise StepRetryLater(f"The AI provider answered {response.status_code}.")
     if response.status_code >= 400:
         raise StepFailed(f"The AI provider refused the request ({response.status_code}).")
     data = response.json()

@@ -6,6 +6,15 @@ class StepFailed(Exception):
     """A step failed for a reason retrying cannot change (bad input, a 4xx, no provider)."""
 
 
+class StepRetryLater(Exception):
+    """A step failed for a passing reason (a provider's 5xx, a rate limit, a timeout): try it
+    again after `delay` seconds, or after the engine's backoff when the node cannot tell."""
+
+    def __init__(self, message: str, *, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
 @dataclass(frozen=True)
 class StepContext:
     """What a node knows of its run: the tenant it works in (owner, installation, repository:
@@ -31,17 +40,26 @@ class NodeType:
     schema: dict
     execute: Callable[[dict, StepContext], dict]
     writes: bool = False  # a dry run records what it would do instead of calling it
+    gates: bool = False  # its dependants run only when its output's `result` is true
+
+    def lets_through(self, output: dict | None) -> bool:
+        """Whether the steps that depend on a successful step of this type may run."""
+        return not self.gates or bool((output or {}).get("result"))
 
 
 NODE_TYPES: dict[str, NodeType] = {}
 
 
-def node_type(name: str, *, properties: dict, required: tuple[str, ...] = (), writes: bool = False):
-    """Register a node type; its parameters are `properties` (JSON schema), and no others."""
+def node_type(
+    name: str, *, properties: dict, required: tuple[str, ...] = (), writes: bool = False, gates: bool = False
+):
+    """Register a node type; its parameters are `properties` (JSON schema), and no others. Its
+    `execute` returns the step's output, or raises StepFailed or StepRetryLater: any other
+    exception is a defect of the node, and fails the step."""
     schema = {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
     def register(execute: Callable[[dict, StepContext], dict]) -> Callable[[dict, StepContext], dict]:
-        NODE_TYPES[name] = NodeType(name=name, schema=schema, execute=execute, writes=writes)
+        NODE_TYPES[name] = NodeType(name=name, schema=schema, execute=execute, writes=writes, gates=gates)
         return execute
 
     return register

@@ -6,16 +6,62 @@ repository) within the run's installation. That is checked before any call to Gi
 execution, so a revoked or narrowed connection stops reruns and replays too.
 """
 
+import contextlib
+import functools
 import re
+from collections.abc import Callable, Iterator
 
+import requests
+from github import GithubException
+
+from aiworkflow.errors import ApplicationError
+from github_app.api.installation_client import GitHubRetryLater
 from github_app.models import REPOSITORY_FULL_NAME
 from github_app.api.reads import ConditionalReads, commit_context, file_content, pull_request_context
 from github_app.api.writes import comment_upsert, labels_add
 from github_app.install.selectors import installation_connected, repository_access_find
-from workflows.nodes.base import NUMBER_OR_TEMPLATE, TEMPLATED_STRING, StepContext, StepFailed, node_type
+from workflows.nodes.base import (
+    NUMBER_OR_TEMPLATE,
+    TEMPLATED_STRING,
+    StepContext,
+    StepFailed,
+    StepRetryLater,
+    node_type,
+)
 
 COMMIT_SHA = re.compile(r"^[0-9a-fA-F]{7,64}\Z")  # abbreviated to full SHA-1, or SHA-256
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@contextlib.contextmanager
+def _github_failures() -> Iterator[None]:
+    """GitHub's answers as the engine understands them: a rate limit waits for its reset; a 5xx,
+    a 429 or a lost connection is tried again after the engine's backoff; any other refusal
+    fails the step."""
+    try:
+        yield
+    except GitHubRetryLater as exc:
+        raise StepRetryLater(f"{type(exc).__name__}: {exc}", delay=exc.retry_after) from exc
+    except (GithubException, ApplicationError) as exc:
+        status = exc.status if isinstance(exc, GithubException) else exc.status_code
+        passing = status >= 500 or status == 429
+        raise (StepRetryLater if passing else StepFailed)(f"{type(exc).__name__}: {exc}") from exc
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise StepRetryLater(f"{type(exc).__name__}: {exc}") from exc
+
+
+def github_node(name: str, **declaration) -> Callable:
+    """Register a GitHub node type whose failures are translated by _github_failures."""
+
+    def register(execute: Callable[[dict, StepContext], dict]) -> Callable[[dict, StepContext], dict]:
+        @functools.wraps(execute)
+        def translated(params: dict, context: StepContext) -> dict:
+            with _github_failures():
+                return execute(params, context)
+
+        return node_type(name, **declaration)(translated)
+
+    return register
 
 
 def _repository(params: dict, context: StepContext) -> str:
@@ -68,7 +114,7 @@ def _reads(context: StepContext) -> ConditionalReads:
     return ConditionalReads(f"run:{context.run_id}")
 
 
-@node_type("github.get_pull_request", properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE})
+@github_node("github.get_pull_request", properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE})
 def get_pull_request(params: dict, context: StepContext) -> dict:
     data = pull_request_context(
         installation_id=context.installation_id, repo=_repository(params, context), number=_number(params, context),
@@ -85,7 +131,7 @@ def get_pull_request(params: dict, context: StepContext) -> dict:
     }
 
 
-@node_type("github.get_commit", properties={"repository": TEMPLATED_STRING, "sha": TEMPLATED_STRING})
+@github_node("github.get_commit", properties={"repository": TEMPLATED_STRING, "sha": TEMPLATED_STRING})
 def get_commit(params: dict, context: StepContext) -> dict:
     payload = context.payload
     sha = params.get("sha") or payload.get("after") or (payload.get("head_commit") or {}).get("id") or payload.get("sha")
@@ -95,7 +141,7 @@ def get_commit(params: dict, context: StepContext) -> dict:
     return commit_context(installation_id=context.installation_id, repo=repository, sha=_sha(sha), reads=_reads(context))
 
 
-@node_type(
+@github_node(
     "github.get_file",
     properties={"repository": TEMPLATED_STRING, "path": TEMPLATED_STRING, "ref": TEMPLATED_STRING},
     required=("path",),
@@ -109,7 +155,7 @@ def get_file(params: dict, context: StepContext) -> dict:
     )
 
 
-@node_type(
+@github_node(
     "github.create_comment",
     properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE, "body": TEMPLATED_STRING},
     required=("body",),
@@ -123,7 +169,7 @@ def create_comment(params: dict, context: StepContext) -> dict:
     return {"id": result.id, "html_url": result.html_url, "created": result.created}
 
 
-@node_type(
+@github_node(
     "github.add_labels",
     properties={
         "repository": TEMPLATED_STRING,
