@@ -9,8 +9,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 
 # Requirements on their own layer, so a code change does not reinstall every dependency.
+# The runtime lock only, so no test or dev tool reaches the image; --require-hashes fails the build
+# on any file that is not the one that was locked.
 COPY requirements.txt /tmp/requirements.txt
-RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.txt
 
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -1,4 +1,6 @@
-# Sourced by bin/run and bin/test: makes .venv with Python 3.11+ and keeps it on requirements.txt.
+# Sourced by bin/run, bin/test and bin/lint: makes .venv with Python 3.11+ and keeps it on the dev lock.
+# The dev lock is the runtime lock plus the test and dev tools, which all three commands need
+# (honcho for bin/run, pytest for bin/test, ruff and mypy for bin/lint).
 
 find_python() {
   for candidate in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
@@ -18,10 +20,11 @@ ensure_venv() {
     "$(find_python)" -m venv .venv
   fi
   local wanted
-  wanted=$(.venv/bin/python -c 'import hashlib; print(hashlib.sha256(open("requirements.txt", "rb").read()).hexdigest())')
+  wanted=$(.venv/bin/python -c 'import hashlib; print(hashlib.sha256(open("requirements-dev.txt", "rb").read()).hexdigest())')
   if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$wanted" ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    # The lock pins pip and setuptools too, with hashes, so pip is not upgraded on its own first:
+    # an unpinned upgrade would fetch an unverified pip that the lock then replaces anyway.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
     echo "$wanted" > .venv/.requirements.sha256
   fi
   export PATH="$PWD/.venv/bin:$PATH"
