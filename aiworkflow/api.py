@@ -1,15 +1,24 @@
 """API plumbing shared by every app: the one error shape and the exception handler behind it."""
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from aiworkflow.errors import ApplicationError
+
+
+class AuthenticatedRequest(Request):
+    """The request of a view behind the default IsAuthenticated permission: its user is a User,
+    never anonymous. For the type checker only; DRF builds the request as usual."""
+
+    user: User
 
 
 def error_body(message: str, detail: dict | None = None) -> dict:

@@ -7,7 +7,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle, UserRateThrottle
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from aiworkflow.net import client_ip
@@ -15,7 +15,7 @@ from aiworkflow.net import client_ip
 logger = logging.getLogger(__name__)
 
 
-class FailOpen:
+class FailOpen(BaseThrottle):
     """A throttle whose counters cannot be reached (the cache is down) lets the request through:
     a rate limit is not worth answering every API request with a 500."""
 
@@ -58,7 +58,7 @@ class UrlNameRateThrottle(FailOpen, SimpleRateThrottle):
 
 def _scope_of(request: Request) -> str | None:
     match = request.resolver_match
-    return settings.API_THROTTLE_SCOPES.get(match.url_name) if match else None
+    return settings.API_THROTTLE_SCOPES.get(match.url_name) if match and match.url_name else None
 
 
 @extend_schema_serializer(component_name="TokenObtainPair")  # the name API clients already know

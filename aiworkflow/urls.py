@@ -4,13 +4,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aiworkflow import views
 from aiworkflow.auth import TokenObtainApi, TokenRefreshApi
-from github_app.install.apis import GitHubInstallCallbackApi, GitHubInstallCompleteApi, GitHubInstallUrlApi, GitHubIntegrationListApi
+from github_app.install.apis import (
+    GitHubInstallCallbackApi,
+    GitHubInstallCompleteApi,
+    GitHubInstallUrlApi,
+    GitHubIntegrationListApi,
+)
 from github_app.webhooks.apis import DeliveryListApi, DeliveryReplayApi
 from github_app.webhooks.views import github_webhook
 from integrations.apis import IntegrationDeleteApi, IntegrationListApi
 from triggers.apis import TriggerTestApi, WorkflowDetailApi, WorkflowListCreateApi
 from workflows.apis import RunDetailApi, RunRerunApi, WorkflowRunListApi, WorkflowTestApi
-
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -17,8 +17,7 @@ from github_app.webhooks.deliveries import DeliveryNotReplayable, delivery_repla
 
 class InstallationRepositoryInline(admin.TabularInline):
     model = InstallationRepository
-    fields = ["repository_id", "full_name", "private"]
-    readonly_fields = fields
+    fields = readonly_fields = ("repository_id", "full_name", "private")
     extra = 0
     can_delete = False
 
@@ -47,9 +46,9 @@ class PendingInstallCompletionAdmin(admin.ModelAdmin):
     """Installs verified at the callback, waiting for their user to complete them. Read-only; the
     user's GitHub tokens and the completion's digest are never shown. Deleting one cancels it."""
 
-    list_display = ["installation_id", "user", "github_login", "setup_action", "created_at", "expires_at", "completed_at"]
-    fields = list_display
-    readonly_fields = list_display
+    list_display = fields = readonly_fields = (
+        "installation_id", "user", "github_login", "setup_action", "created_at", "expires_at", "completed_at"
+    )
     search_fields = ["installation_id", "github_login", "user__username"]
     date_hierarchy = "created_at"
 
@@ -118,7 +117,7 @@ class RedeliveryRequestAdmin(admin.ModelAdmin):
 
     @admin.display(boolean=True, ordering="received")
     def received(self, redelivery: RedeliveryRequest) -> bool:
-        return redelivery.received
+        return redelivery.received  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -113,6 +113,9 @@ class UsedInstallState(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     used_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    def __str__(self) -> str:
+        return f"install state used by {self.user} at {self.used_at:%Y-%m-%d %H:%M:%S}"
+
 
 class WebhookDelivery(models.Model):
     """One verified delivery from GitHub, stored before we answer it: the unit of "never lost".
@@ -172,6 +175,9 @@ class InstallationAccessToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:  # the key, never the token
+        return self.cache_key
+
 
 class DeliveryLogPosition(models.Model):
     """How far the App's webhook delivery log at GitHub has been searched for missed deliveries
@@ -191,6 +197,9 @@ class DeliveryLogPosition(models.Model):
         max_length=200, blank=True, help_text="GitHub's cursor of the first page the unfinished pass has not searched."
     )
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"delivery log searched up to entry {self.newest_entry_id}"
 
 
 class RedeliveryRequest(models.Model):

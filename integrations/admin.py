@@ -17,11 +17,10 @@ class OAuthTokenAdmin(admin.ModelAdmin):
     list_display = ["id", "user", "integration", "external_id", "is_active", "created_at", "revoked_at"]
     list_filter = ["is_active", "integration"]
     search_fields = ["external_id", "user__username"]
-    fields = [
+    fields = readonly_fields = (
         "id", "user", "integration", "provider", "external_id", "has_access_token", "has_refresh_token",
         "access_token_expires_at", "credential_data", "is_active", "created_at", "updated_at", "revoked_at",
-    ]
-    readonly_fields = fields
+    )
     actions = ["revoke"]
 
     @admin.action(description="Revoke the selected connections")

@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from rest_framework import serializers
 
 
@@ -16,5 +18,5 @@ class IntegrationItemSerializer(serializers.Serializer):
     credential_data = serializers.DictField()
 
 
-def integration_list_body(*, user_id, items: list[dict]) -> dict:
+def integration_list_body(*, user_id, items: Sequence[dict]) -> dict:
     return {"success": True, "user_id": str(user_id), "integrations": items, "total_count": len(items)}

@@ -13,8 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ["aiworkflow", "integrations", "github_app", "workflows", "triggers"]
-# The root URLconf is where the apps' APIs are put together: it may name any app.
-COMPOSITION_ROOTS = {"aiworkflow.urls"}
+# The root URLconf and the WSGI application are where the apps are put together: they may name any.
+COMPOSITION_ROOTS = {"aiworkflow.urls", "aiworkflow.wsgi"}
 # Inside the GitHub App, the same rule between its sub-packages: webhooks -> install -> api.
 GITHUB_APP_LAYERS = ["github_app.api", "github_app.install", "github_app.webhooks"]
 DYNAMIC_IMPORTERS = {"import_module", "import_string", "__import__"}

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aiworkflow.api import AuthenticatedRequest
 from github_app.webhooks.events import WORKFLOW_EVENTS
 from triggers.filters import payload_changed_files, trigger_evaluate
 from triggers.selectors import trigger_configs
@@ -62,7 +63,9 @@ class WorkflowInputSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(default=True)
     definition = serializers.JSONField()
     # The trigger service refuses more than its cap too; here a huge list is not even parsed.
-    triggers = TriggerInputSerializer(many=True, required=False, max_length=settings.WORKFLOW_MAX_TRIGGERS)
+    triggers: serializers.ListSerializer = serializers.ListSerializer(
+        child=TriggerInputSerializer(), required=False, max_length=settings.WORKFLOW_MAX_TRIGGERS
+    )
 
 
 def _trigger_configs(data: dict) -> list | None:
@@ -71,11 +74,11 @@ def _trigger_configs(data: dict) -> list | None:
 
 class WorkflowListCreateApi(APIView):
     @extend_schema(responses=WorkflowOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response({"results": WorkflowOutputSerializer(workflow_list(user=request.user), many=True).data})
 
     @extend_schema(request=WorkflowInputSerializer, responses={201: WorkflowOutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = WorkflowInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -88,11 +91,11 @@ class WorkflowListCreateApi(APIView):
 
 class WorkflowDetailApi(APIView):
     @extend_schema(responses=WorkflowOutputSerializer)
-    def get(self, request: Request, workflow_id) -> Response:
+    def get(self, request: AuthenticatedRequest, workflow_id) -> Response:
         return Response(WorkflowOutputSerializer(workflow_get(user=request.user, workflow_id=workflow_id)).data)
 
     @extend_schema(request=WorkflowInputSerializer(partial=True), responses=WorkflowOutputSerializer)
-    def patch(self, request: Request, workflow_id) -> Response:
+    def patch(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = workflow_get(user=request.user, workflow_id=workflow_id)
         serializer = WorkflowInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -104,6 +107,6 @@ class WorkflowDetailApi(APIView):
         return Response(WorkflowOutputSerializer(workflow).data)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, workflow_id) -> Response:
+    def delete(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow_delete(workflow=workflow_get(user=request.user, workflow_id=workflow_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

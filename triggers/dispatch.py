@@ -22,9 +22,9 @@ import logging
 
 from github import GithubException
 
-from github_app.models import WebhookDelivery
 from github_app.api.reads import changed_paths, compare_changed_files, pull_request_files
 from github_app.install.selectors import installation_covers, repository_owner_ids
+from github_app.models import WebhookDelivery
 from triggers.filters import PULL_REQUEST_EVENTS, payload_changed_files, trigger_evaluate
 from triggers.models import Trigger
 from workflows.services import run_start, run_trigger_build
@@ -89,13 +89,16 @@ def _matching(candidates: list[Trigger], event: str, payload: dict, changed_file
 
 def delivery_dispatch(delivery: WebhookDelivery, payload: dict) -> int:
     """Start a run of every workflow one of whose triggers matches; returns how many started."""
+    installation_id = delivery.installation_id
+    if installation_id is None:  # an account-wide event: no repository, so no trigger
+        return 0
     candidates = trigger_candidates(
-        installation_id=delivery.installation_id, repository_id=delivery.repository_id,
+        installation_id=installation_id, repository_id=delivery.repository_id,
         repository=delivery.repository_full_name, event=delivery.event,
     )
     matching = _matching(candidates, delivery.event, payload, None)
     if any(_has_path_filters(trigger) for trigger in matching):
-        changed = _changed_files(delivery.event, payload, delivery.installation_id, delivery.repository_full_name)
+        changed = _changed_files(delivery.event, payload, installation_id, delivery.repository_full_name)
         matching = _matching(matching, delivery.event, payload, changed)
     if not matching:
         return 0

@@ -80,10 +80,10 @@ def _labels(payload: dict) -> list[str]:
 def _filter_list(evaluation: Evaluation, name: str, patterns: list[FilterPattern], value: str, *, ignore: bool) -> None:
     selected, by = patterns_decide(patterns, value)
     if ignore:
-        verdict = f'ignored by "{by.source}"' if selected else "not ignored by any pattern"
+        verdict = f'ignored by "{by.source}"' if selected and by else "not ignored by any pattern"
         evaluation.decide(not selected, f'{name}: "{value}" {verdict}')
     else:
-        verdict = f'selected by "{by.source}"' if selected else (f'excluded by "{by.source}"' if by else "not selected by any pattern")
+        verdict = f'selected by "{by.source}"' if selected and by else (f'excluded by "{by.source}"' if by else "not selected by any pattern")
         evaluation.decide(selected, f'{name}: "{value}" {verdict}')
 
 
@@ -115,7 +115,7 @@ def _paths(evaluation: Evaluation, config: dict, changed_files: list[str] | None
             continue
         patterns = patterns_compile(config[key])
         decisions = [(path, *patterns_decide(patterns, path)) for path in changed_files]
-        chosen = [(path, by) for path, selected, by in decisions if selected]
+        chosen = [(path, by) for path, selected, by in decisions if selected and by]
         if key == "paths":
             reason = f'"{chosen[0][0]}" selected by "{chosen[0][1].source}"' if chosen else f"none of {len(changed_files)} changed files selected"
             evaluation.decide(bool(chosen), f"{key}: {reason}")

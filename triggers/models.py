@@ -12,6 +12,9 @@ class Trigger(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"trigger {self.pk} of {self.workflow}"
+
 
 class TriggerIndex(models.Model):
     """One row per (trigger, event) at its repository, with the workflow's owner: a delivery's
@@ -24,3 +27,6 @@ class TriggerIndex(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["repository", "event", "owner_id"], name="trigger_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.repository} {self.event} -> trigger {self.trigger_id}"

@@ -6,13 +6,13 @@ Configs come from users and every delivery to their repository evaluates them, s
 capped: the triggers per workflow, the entries per list and the characters per entry."""
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from aiworkflow.errors import ApplicationError
-from github_app.webhooks.events import WORKFLOW_EVENTS
-from github_app.models import REPOSITORY_FULL_NAME
 from github_app.install.selectors import user_repository_access
+from github_app.models import REPOSITORY_FULL_NAME
+from github_app.webhooks.events import WORKFLOW_EVENTS
 from triggers.models import Trigger, TriggerIndex
 from triggers.patterns import PatternInvalid, pattern_compile
 from workflows.models import Workflow
@@ -80,7 +80,7 @@ def trigger_config_check(config, *, position: int | None = None) -> None:
                 _refuse(f"`{key}`: {exc}", position=position, field=key, pattern=pattern)
 
 
-def _repository_reached(owner: AbstractBaseUser, repository: str) -> bool:
+def _repository_reached(owner: User, repository: str) -> bool:
     """Whether the owner's own GitHub token sees the repository in one of their installations."""
     return user_repository_access(user_id=owner.pk).filter(full_name__iexact=repository).exists()
 
@@ -108,7 +108,7 @@ def triggers_replace(*, workflow: Workflow, configs: list) -> None:
 @transaction.atomic
 def workflow_save(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     workflow: Workflow | None = None,
     name: str | None = None,
     definition: dict | None = None,
@@ -118,6 +118,8 @@ def workflow_save(
     """Create a workflow (no `workflow` given) or change one, and replace its triggers when
     `triggers` is given: all of it or nothing, since a refused trigger rolls the workflow back."""
     if workflow is None:
+        if name is None or definition is None:
+            raise TypeError("A new workflow needs a name and a definition.")
         workflow = workflow_create(
             owner=owner, name=name, definition=definition, is_active=True if is_active is None else is_active
         )

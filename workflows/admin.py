@@ -28,8 +28,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class WorkflowVersionInline(ReadOnlyInline):
     model = WorkflowVersion
-    fields = ["number", "definition", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("number", "definition", "created_at")
 
 
 @admin.register(Workflow)
@@ -47,8 +46,10 @@ class WorkflowAdmin(admin.ModelAdmin):
 
 class StepRunInline(ReadOnlyInline):
     model = StepRun
-    fields = ["node_id", "node_type", "status", "conclusion", "attempts", "output_redacted", "output_truncated", "error", "started_at", "finished_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "node_id", "node_type", "status", "conclusion", "attempts", "output_redacted", "output_truncated", "error",
+        "started_at", "finished_at",
+    )
 
     @admin.display(description=f"output ({REDACTED_DESCRIPTION})")
     def output_redacted(self, step: StepRun) -> str:

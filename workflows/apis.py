@@ -1,11 +1,10 @@
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aiworkflow.api import newest_first_pagination
+from aiworkflow.api import AuthenticatedRequest, newest_first_pagination
 from aiworkflow.redaction import redact_secrets
 from github_app.webhooks.events import WORKFLOW_EVENTS
 from workflows.selectors import run_get, run_list, workflow_get
@@ -57,7 +56,7 @@ RunPagination = newest_first_pagination("created_at")
 
 class WorkflowRunListApi(APIView):
     @extend_schema(responses=RunOutputSerializer(many=True))
-    def get(self, request: Request, workflow_id) -> Response:
+    def get(self, request: AuthenticatedRequest, workflow_id) -> Response:
         runs = run_list(workflow=workflow_get(user=request.user, workflow_id=workflow_id))
         paginator = RunPagination()
         page = paginator.paginate_queryset(runs, request, view=self)
@@ -71,7 +70,7 @@ class WorkflowTestApi(APIView):
         dry_run = serializers.BooleanField(default=True)
 
     @extend_schema(request=WorkflowTestInputSerializer, responses={202: RunOutputSerializer})
-    def post(self, request: Request, workflow_id) -> Response:
+    def post(self, request: AuthenticatedRequest, workflow_id) -> Response:
         workflow = workflow_get(user=request.user, workflow_id=workflow_id)
         serializer = self.WorkflowTestInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -83,13 +82,13 @@ class WorkflowTestApi(APIView):
 
 class RunDetailApi(APIView):
     @extend_schema(responses=RunDetailOutputSerializer)
-    def get(self, request: Request, run_id) -> Response:
+    def get(self, request: AuthenticatedRequest, run_id) -> Response:
         return Response(RunDetailOutputSerializer(run_get(user=request.user, run_id=run_id)).data)
 
 
 class RunRerunApi(APIView):
     @extend_schema(request=None, responses={202: RunOutputSerializer})
-    def post(self, request: Request, run_id) -> Response:
+    def post(self, request: AuthenticatedRequest, run_id) -> Response:
         with transaction.atomic():
             run = run_rerun(run=run_get(user=request.user, run_id=run_id))
         run.refresh_from_db()

@@ -6,6 +6,7 @@
 
 import re
 from graphlib import CycleError, TopologicalSorter
+from typing import NoReturn
 
 from jsonschema import Draft202012Validator
 
@@ -22,7 +23,7 @@ class DefinitionInvalid(ApplicationError):
     default_message = "The workflow definition is invalid."
 
 
-def _fail(message: str, **where) -> None:
+def _fail(message: str, **where) -> NoReturn:
     raise DefinitionInvalid(message, detail=where)
 
 
@@ -38,7 +39,8 @@ def _check_node(node, seen: set[str]) -> None:
     unknown = set(node) - {"id", "type", "params", "name"}
     if unknown:
         _fail(f"Node {node_id!r} has unknown keys: {', '.join(sorted(unknown))}.", node=node_id)
-    node_type = NODE_TYPES.get(node.get("type"))
+    type_name = node.get("type")
+    node_type = NODE_TYPES.get(type_name) if isinstance(type_name, str) else None
     if node_type is None:
         _fail(f"Node {node_id!r} has an unknown type {node.get('type')!r}.", node=node_id, known_types=sorted(NODE_TYPES))
     params = node.get("params", {})
@@ -70,7 +72,7 @@ def definition_validate(definition) -> list[str]:
         if not isinstance(edge, dict) or set(edge) != {"from", "to"}:
             _fail("Every edge is an object with `from` and `to`.", edge=edge if isinstance(edge, dict) else None)
         for end in ("from", "to"):
-            if edge[end] not in seen:
+            if not isinstance(edge[end], str) or edge[end] not in seen:
                 _fail(f"Edge {edge['from']!r} -> {edge['to']!r} names no node {edge[end]!r}.", edge=edge)
     try:
         return definition_order(definition)

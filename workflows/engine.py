@@ -12,7 +12,7 @@ and a late redelivery of the original) never runs it twice at once.
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -134,15 +134,23 @@ def _steps_of(run: WorkflowRun, order: list[str], nodes: dict) -> dict[str, Step
     return {step.node_id: step for step in run.steps.all()}
 
 
+def _run_begin(run: WorkflowRun) -> datetime:
+    """Start the run if it has not started; returns its deadline."""
+    if run.status == Status.QUEUED or run.deadline_at is None:
+        started = timezone.now()
+        run.status, run.started_at = Status.IN_PROGRESS, started
+        run.deadline_at = started + timedelta(seconds=settings.WORKFLOW_RUN_TIMEOUT_SECONDS)
+        run.save(update_fields=["status", "started_at", "deadline_at"])
+        return run.deadline_at
+    return run.deadline_at
+
+
 def run_execute(*, run_id: str) -> float | None:
     """Run (or resume) a run; returns a delay when a step asked to be retried later."""
     run = WorkflowRun.objects.select_related("workflow", "version").get(pk=run_id)
     if run.status == Status.COMPLETED:
         return None
-    if run.status == Status.QUEUED:
-        run.status, run.started_at = Status.IN_PROGRESS, timezone.now()
-        run.deadline_at = run.started_at + timedelta(seconds=settings.WORKFLOW_RUN_TIMEOUT_SECONDS)
-        run.save(update_fields=["status", "started_at", "deadline_at"])
+    deadline = _run_begin(run)
     definition = run.version.definition
     order = definition_order(definition)  # checked in full when the version was saved
     nodes = {node["id"]: node for node in definition["nodes"]}
@@ -154,7 +162,7 @@ def run_execute(*, run_id: str) -> float | None:
         step = steps[node_id]
         if step.status == Status.COMPLETED:
             continue
-        if timezone.now() >= run.deadline_at:
+        if timezone.now() >= deadline:
             _run_finish(run, steps, timed_out=True)
             return None
         if _blocked(node_id, parents, steps):

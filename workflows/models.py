@@ -35,13 +35,13 @@ class WorkflowVersion(models.Model):
         ordering = ["-number"]
         constraints = [models.UniqueConstraint(fields=["workflow", "number"], name="workflow_version_unique_number")]
 
+    def __str__(self) -> str:
+        return f"{self.workflow} v{self.number}"
+
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise ValueError("A workflow version is immutable; save a new version instead.")
         super().save(*args, **kwargs)
-
-    def __str__(self) -> str:
-        return f"{self.workflow} v{self.number}"
 
 
 class Status(models.TextChoices):
@@ -82,7 +82,8 @@ class WorkflowRun(models.Model):
     dry_run = models.BooleanField(default=False)
     rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    conclusion = models.CharField(max_length=16, choices=Conclusion.choices, null=True, blank=True)
+    # Null until completed, as GitHub's API reports a conclusion.
+    conclusion = models.CharField(max_length=16, choices=Conclusion.choices, null=True, blank=True)  # noqa: DJ001
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -111,6 +112,9 @@ class WorkflowRun(models.Model):
             models.Index(fields=["stale_after"], name="run_relay_idx", condition=models.Q(status__in=["queued", "in_progress"])),
         ]
 
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.workflow}"
+
 
 class StepRun(models.Model):
     run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="steps")
@@ -118,7 +122,8 @@ class StepRun(models.Model):
     node_type = models.CharField(max_length=64)
     position = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    conclusion = models.CharField(max_length=16, choices=Conclusion.choices, null=True, blank=True)
+    # Null until completed, as GitHub's API reports a conclusion.
+    conclusion = models.CharField(max_length=16, choices=Conclusion.choices, null=True, blank=True)  # noqa: DJ001
     attempts = models.PositiveIntegerField(default=0)
     output = models.JSONField(null=True, blank=True)
     output_truncated = models.BooleanField(default=False)
@@ -129,3 +134,6 @@ class StepRun(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="step_run_unique_node")]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} of run {self.run_id}"

@@ -1,6 +1,6 @@
 import uuid
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -8,11 +8,11 @@ from github_app.webhooks.selectors import delivery_payload
 from workflows.models import Workflow, WorkflowRun
 
 
-def workflow_list(*, user: AbstractBaseUser) -> QuerySet[Workflow]:
+def workflow_list(*, user: User) -> QuerySet[Workflow]:
     return Workflow.objects.filter(owner=user, deleted_at__isnull=True).select_related("current_version")
 
 
-def workflow_get(*, user: AbstractBaseUser, workflow_id: uuid.UUID) -> Workflow:
+def workflow_get(*, user: User, workflow_id: uuid.UUID) -> Workflow:
     """The user's own workflow; any other id is answered as if it did not exist."""
     try:
         return workflow_list(user=user).get(pk=workflow_id)
@@ -24,7 +24,7 @@ def run_list(*, workflow: Workflow) -> QuerySet[WorkflowRun]:
     return workflow.runs.select_related("version")
 
 
-def run_get(*, user: AbstractBaseUser, run_id: uuid.UUID) -> WorkflowRun:
+def run_get(*, user: User, run_id: uuid.UUID) -> WorkflowRun:
     try:
         return WorkflowRun.objects.select_related("workflow", "version").prefetch_related("steps").get(
             pk=run_id, workflow__owner=user

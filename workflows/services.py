@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -39,7 +39,7 @@ def _version_add(workflow: Workflow, definition: dict) -> WorkflowVersion:
 
 
 @transaction.atomic
-def workflow_create(*, owner: AbstractBaseUser, name: str, definition: dict, is_active: bool = True) -> Workflow:
+def workflow_create(*, owner: User, name: str, definition: dict, is_active: bool = True) -> Workflow:
     definition_validate(definition)
     workflow = Workflow.objects.create(owner=owner, name=name, is_active=is_active)
     _version_add(workflow, definition)
@@ -55,7 +55,8 @@ def workflow_update(
     is_active: bool | None = None,
 ) -> Workflow:
     """Change a workflow; a changed definition becomes a new version, and runs keep theirs."""
-    if definition is not None and definition != workflow.current_version.definition:
+    current = workflow.current_version
+    if definition is not None and (current is None or definition != current.definition):
         definition_validate(definition)
         _version_add(workflow, definition)
     if name is not None:
@@ -92,10 +93,12 @@ def run_start(
     for the relay from the start, should its message never be sent or never be run."""
     payload = trigger.get("payload")
     payload_delivery = payload_delivery or delivery
+    version = version or workflow.current_version
+    assert version is not None, "workflow_create gives every workflow its first version"
     try:
         with transaction.atomic():
             run = WorkflowRun.objects.create(
-                workflow=workflow, version=version or workflow.current_version, delivery=delivery,
+                workflow=workflow, version=version, delivery=delivery,
                 trigger={key: value for key, value in trigger.items() if key != "payload"},
                 payload_delivery=payload_delivery, payload=None if payload_delivery else payload,
                 dry_run=dry_run, rerun_of=rerun_of, owner_id=workflow.owner_id,
@@ -121,7 +124,7 @@ def run_trigger_build(*, event: str, payload: dict, delivery_id: str | None = No
     }
 
 
-def workflow_test(*, workflow: Workflow, user: AbstractBaseUser, event: str, payload: dict, dry_run: bool) -> WorkflowRun:
+def workflow_test(*, workflow: Workflow, user: User, event: str, payload: dict, dry_run: bool) -> WorkflowRun:
     """Run the workflow on a sample event. Its installation must be one of the user's, and its
     repository one they reach there: a test run reads, and unless dry, writes, with that
     installation's token, and the run stays within what the sample names."""
@@ -137,7 +140,9 @@ def workflow_test(*, workflow: Workflow, user: AbstractBaseUser, event: str, pay
         or repository_access_find(user_id=user.pk, installation_id=installation_id, repository=repository) is None
     ):
         raise RepositoryNotYours(detail={"repository": repository})
-    return run_start(workflow=workflow, trigger=trigger, dry_run=dry_run)
+    run = run_start(workflow=workflow, trigger=trigger, dry_run=dry_run)
+    assert run is not None, "only a second run of one delivery is refused, and a test run has none"
+    return run
 
 
 def run_rerun(*, run: WorkflowRun) -> WorkflowRun:
@@ -149,10 +154,12 @@ def run_rerun(*, run: WorkflowRun) -> WorkflowRun:
         trigger["payload"] = run.payload
     elif run.payload_delivery_id is None or not delivery_payload_kept(delivery_pk=run.payload_delivery_id):
         raise RunPayloadPurged()
-    return run_start(
+    rerun = run_start(
         workflow=run.workflow, version=run.version, trigger=trigger, payload_delivery=run.payload_delivery,
         dry_run=run.dry_run, rerun_of=run,
     )
+    assert rerun is not None, "only a second run of one delivery is refused, and a rerun is not that delivery's run"
+    return rerun
 
 
 def run_payloads_purge() -> int:

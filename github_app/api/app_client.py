@@ -7,6 +7,7 @@ failure becomes one of the project's errors, whose messages never carry a token.
 import contextlib
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
+
 import requests
 from django.conf import settings
 from github import Auth, Github, GithubException, GithubIntegration, RateLimitExceededException

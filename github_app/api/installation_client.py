@@ -16,7 +16,6 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.utils.dateparse import parse_datetime
 from github import Auth, BadCredentialsException, Github, GithubRetry, RateLimitExceededException
 from github.PaginatedList import PaginatedList
 from github.Repository import Repository
@@ -24,8 +23,8 @@ from urllib3.util.retry import Retry
 
 from aiworkflow.errors import ApplicationError
 from github_app.api import app_client
-from github_app.errors import InstallationNotFound
 from github_app.api.tokens import installation_token
+from github_app.errors import InstallationNotFound
 
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
@@ -68,7 +67,7 @@ def mint_installation_token(installation_id: int, permissions: dict | None, repo
     body = {key: value for key, value in (("permissions", permissions), ("repositories", repositories)) if value}
     _, data = app_client.app_request("POST", f"/app/installations/{installation_id}/access_tokens", installation_id=installation_id, body=body)
     logger.info("installation token minted", extra={"installation_id": installation_id})
-    return data["token"], parse_datetime(data["expires_at"])
+    return data["token"], datetime.fromisoformat(data["expires_at"])
 
 
 class InstallationTokenAuth(Auth.Auth):
@@ -104,12 +103,12 @@ class InstallationTokenAuth(Auth.Auth):
         return "token (installation token removed)"
 
 
-def installation_github(installation_id: int, *, permissions: dict | None = None) -> Github:
-    """A PyGithub client for the installation, bound to GITHUB_API_BASE_URL."""
+def installation_github(auth: InstallationTokenAuth) -> Github:
+    """A PyGithub client for the installation `auth` speaks for, bound to GITHUB_API_BASE_URL."""
     # Writes are paced by repository_context across processes, not per client by PyGithub.
     options = {**app_client.client_options(), "retry": retry_policy()}
     return Github(
-        auth=InstallationTokenAuth(installation_id, permissions),
+        auth=auth,
         seconds_between_requests=None,
         seconds_between_writes=None,
         **options,
@@ -146,12 +145,13 @@ def installation_repositories_fetch(*, installation_id: int) -> list[dict]:
 def installation_call(installation_id: int, operation: Callable[[Github], Result], *, permissions: dict | None = None) -> Result:
     """Run `operation` with the installation's client: after a 401 the token is refreshed and
     the operation tried once more; a rate limit beyond the wait budget raises GitHubRetryLater."""
-    github = installation_github(installation_id, permissions=permissions)
+    auth = InstallationTokenAuth(installation_id, permissions)
+    github = installation_github(auth)
     try:
         try:
             return operation(github)
         except BadCredentialsException:
-            github.requester.auth.refresh()
+            auth.refresh()
             return operation(github)
     except RateLimitExceededException as exc:
         raise GitHubRetryLater(getattr(exc, "wait", None) or settings.GITHUB_SECONDARY_RATE_LIMIT_WAIT_SECONDS) from None

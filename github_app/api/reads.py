@@ -15,8 +15,8 @@ from django.conf import settings
 from django.core.cache import cache
 from github import Github, GithubException
 
-from github_app.errors import FileNotAFile, PathOutsideRepository
 from github_app.api.installation_client import installation_call
+from github_app.errors import FileNotAFile, PathOutsideRepository
 
 JSON = "application/vnd.github+json"
 DIFF = "application/vnd.github.diff"

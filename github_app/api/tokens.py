@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from github_app.models import InstallationAccessToken
 from integrations.crypto import decrypt, encrypt
@@ -49,7 +49,7 @@ class RedisTokenStore:
         if raw is None:
             return None
         entry = json.loads(raw)
-        return StoredToken(token=decrypt(entry["token"]), expires_at=parse_datetime(entry["expires_at"]))
+        return StoredToken(token=decrypt(entry["token"]), expires_at=datetime.fromisoformat(entry["expires_at"]))
 
     def write(self, key: str, stored: StoredToken) -> None:
         entry = json.dumps({"token": encrypt(stored.token), "expires_at": stored.expires_at.isoformat()})
@@ -64,7 +64,9 @@ class RedisTokenStore:
 class DatabaseTokenStore:
     def read(self, key: str) -> StoredToken | None:
         row = InstallationAccessToken.objects.filter(cache_key=key, token__isnull=False).first()
-        return None if row is None else StoredToken(token=row.token, expires_at=row.expires_at)
+        if row is None or row.token is None or row.expires_at is None:
+            return None
+        return StoredToken(token=row.token, expires_at=row.expires_at)
 
     def write(self, key: str, stored: StoredToken) -> None:
         InstallationAccessToken.objects.update_or_create(
@@ -110,7 +112,7 @@ def installation_token(
     store = token_store()
     key = token_key(installation_id=installation_id, permissions=permissions, repositories=repositories)
 
-    def usable(stored: StoredToken | None) -> bool:
+    def usable(stored: StoredToken | None) -> TypeGuard[StoredToken]:
         return stored is not None and stored.fresh and stored.token != rejected
 
     stored = store.read(key)

@@ -10,11 +10,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from aiworkflow.api import AuthenticatedRequest
 from aiworkflow.net import client_ip
 from aiworkflow.throttling import FailOpen
-from github_app.models import Installation
-from github_app.install.selectors import GitHubIntegration, github_integration_list
 from github_app.install.flow import install_callback_verify, install_complete, install_url_build
+from github_app.install.selectors import GitHubIntegration, github_integration_list
+from github_app.models import Installation
 from integrations.serializers import IntegrationItemSerializer, integration_list_body
 
 
@@ -48,7 +49,7 @@ class InstallationOutputSerializer(serializers.Serializer):
     def get_repositories(self, installation: Installation) -> list:
         reachable = self.context["repository_ids"]
         repositories = [repo for repo in installation.repositories.all() if repo.repository_id in reachable]
-        return self.RepositorySerializer(repositories, many=True).data
+        return serializers.ListSerializer(repositories, child=self.RepositorySerializer()).data
 
 
 def installation_output(*, installation: Installation, repository_ids: set[int]) -> dict:
@@ -60,7 +61,7 @@ class GitHubInstallUrlApi(APIView):
         install_url = serializers.URLField()
 
     @extend_schema(responses=InstallUrlOutputSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response({"install_url": install_url_build(user=request.user)})
 
 
@@ -120,7 +121,7 @@ class GitHubInstallCallbackApi(APIView):
         parameters=[InstallCallbackInputSerializer],
         responses={200: InstallPendingOutputSerializer, 202: InstallRequestedOutputSerializer, 302: None},
     )
-    def get(self, request: Request) -> Response | HttpResponseRedirect:
+    def get(self, request: AuthenticatedRequest) -> Response | HttpResponseRedirect:
         serializer = self.InstallCallbackInputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
@@ -176,7 +177,7 @@ class GitHubInstallCompleteApi(APIView):
         completion = serializers.CharField(max_length=128)
 
     @extend_schema(request=InstallCompleteInputSerializer, responses={201: GitHubIntegrationOutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = self.InstallCompleteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = install_complete(completion=serializer.validated_data["completion"], user=request.user)
@@ -189,7 +190,7 @@ class GitHubInstallCompleteApi(APIView):
 
 class GitHubIntegrationListApi(APIView):
     @extend_schema(responses=GitHubIntegrationOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         items = [
             {**IntegrationItemSerializer(entry.token).data, "installation": self._installation(entry)}
             for entry in github_integration_list(user=request.user)

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -30,9 +30,9 @@ from github_app.errors import (
     InstallStateWrongUser,
     OAuthCodeInvalid,
 )
-from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, PendingInstallCompletion, UsedInstallState
 from github_app.install.installations import installation_store
 from github_app.install.repository_access import repository_access_replace
+from github_app.models import GITHUB_APP_INTEGRATION_ID, Installation, PendingInstallCompletion, UsedInstallState
 from integrations.models import OAuthToken
 from integrations.selectors import integration_get
 from integrations.services import oauth_token_upsert
@@ -42,7 +42,7 @@ _STATE_SALT = "github_app.install_state"
 
 @dataclass(frozen=True)
 class InstallStateClaims:
-    user: AbstractBaseUser
+    user: User
     nonce: str
 
 
@@ -62,12 +62,12 @@ class InstallCompleteResult:
     repositories: list[dict]  # those the user reaches, not the whole installation
 
 
-def install_state_issue(*, user: AbstractBaseUser) -> str:
+def install_state_issue(*, user: User) -> str:
     """A state that names the user, is signed with SECRET_KEY, expires, and can be spent once."""
     return signing.dumps({"u": user.pk, "n": secrets.token_urlsafe(24)}, salt=_STATE_SALT, compress=True)
 
 
-def install_url_build(*, user: AbstractBaseUser) -> str:
+def install_url_build(*, user: User) -> str:
     if not settings.GITHUB_APP_SLUG:
         raise GitHubAppNotConfigured(detail={"missing": "GITHUB_APP_SLUG"})
     # GitHub Enterprise Server serves apps under /github-apps/, github.com under /apps/.
@@ -135,7 +135,7 @@ def install_callback_verify(
     setup_action: str,
     installation_id: int | None,
     code: str | None,
-    presenter: AbstractBaseUser | None,
+    presenter: User | None,
 ) -> InstallCallbackResult:
     """Check an install that GitHub reports, in an order that reveals nothing to a stranger,
     and record it as pending for the state's user to complete.
@@ -148,6 +148,7 @@ def install_callback_verify(
         raise InstallStateWrongUser()
     if setup_action == "request":
         return InstallCallbackResult()
+    assert installation_id is not None, "the API requires it for every other setup action"
 
     installing = _installation_ownership_verify(installation_id=installation_id, code=code)
     installation_data = app_client.installation_fetch(installation_id=installation_id)
@@ -205,7 +206,7 @@ def _installing_user_repositories(*, pending: PendingInstallCompletion, reposito
     )
 
 
-def install_complete(*, completion: str, user: AbstractBaseUser) -> InstallCompleteResult:
+def install_complete(*, completion: str, user: User) -> InstallCompleteResult:
     """Bind a pending install to its user, presented by that user: the installation, the
     user's connection and the repositories they reach, in one transaction.
 

@@ -1,8 +1,7 @@
 """Our record of each installation, kept true to GitHub's: by the install callback and by the
 installation lifecycle webhooks. Every function sets state, so applying one twice is harmless."""
 
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,7 +18,7 @@ def _timestamp(value) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, tz=dt_timezone.utc)
+        return datetime.fromtimestamp(value, tz=UTC)
     return parse_datetime(value)
 
 

@@ -22,6 +22,7 @@ from github_app.errors import OAuthCodeInvalid, UserTokenRejected
 from github_app.install.selectors import github_connections
 from github_app.models import RepositoryAccess
 from integrations.models import OAuthToken
+from integrations.services import OAuthTokenUnusable, oauth_token_fresh_access, oauth_token_synced
 
 logger = logging.getLogger(__name__)
 # A user token with less validity left than this is refreshed before it is used.
@@ -38,7 +39,7 @@ def repository_access_replace(*, connection: OAuthToken, repositories: list[dict
                 connection=connection, repository_id=repo["id"],
                 defaults={"installation_id": installation_id, "full_name": repo["full_name"]},
             )
-        OAuthToken.objects.filter(pk=connection.pk).update(synced_at=timezone.now())
+        oauth_token_synced(token=connection)
 
 
 def repository_access_remove(*, installation_id: int, repository_ids: list[int]) -> int:
@@ -49,28 +50,18 @@ def repository_access_remove(*, installation_id: int, repository_ids: list[int])
 
 
 def _user_token(connection: OAuthToken) -> str:
-    """The connection's user token, refreshed first when it is about to expire. The row is
-    locked meanwhile: GitHub rotates the refresh token, so two refreshes at once would spend it
-    twice and lose the connection."""
-    with transaction.atomic():
-        locked = OAuthToken.objects.select_for_update().get(pk=connection.pk)
-        expires_at = locked.access_token_expires_at
-        if not locked.access_token:
-            raise UserTokenRejected()
-        if expires_at is None or expires_at - TOKEN_REFRESH_MARGIN > timezone.now():
-            return locked.access_token
-        if not locked.refresh_token:
-            raise UserTokenRejected()
-        try:
-            fresh = app_client.oauth_token_refresh(refresh_token=locked.refresh_token)
-        except OAuthCodeInvalid:
-            raise UserTokenRejected() from None
-        locked.access_token = fresh["access_token"]
-        locked.refresh_token = fresh.get("refresh_token") or locked.refresh_token
-        seconds = fresh.get("expires_in")
-        locked.access_token_expires_at = timezone.now() + timedelta(seconds=int(seconds)) if seconds else None
-        locked.save(update_fields=["access_token", "refresh_token", "access_token_expires_at", "updated_at"])
-        return locked.access_token
+    """The connection's user token, refreshed first when it is about to expire."""
+    try:
+        return oauth_token_fresh_access(token=connection, margin=TOKEN_REFRESH_MARGIN, refresh=_user_token_refresh)
+    except OAuthTokenUnusable:
+        raise UserTokenRejected() from None
+
+
+def _user_token_refresh(refresh_token: str) -> dict:
+    try:
+        return app_client.oauth_token_refresh(refresh_token=refresh_token)
+    except OAuthCodeInvalid:
+        raise OAuthTokenUnusable() from None
 
 
 def repository_access_sync(*, connection: OAuthToken) -> int:

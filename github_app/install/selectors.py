@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, QuerySet
 
 from github_app.models import (
@@ -20,7 +20,7 @@ class GitHubIntegration:
     repositories: list[RepositoryAccess]  # what this connection reaches, not the whole installation
 
 
-def github_integration_list(*, user: AbstractBaseUser) -> list[GitHubIntegration]:
+def github_integration_list(*, user: User) -> list[GitHubIntegration]:
     """The user's active GitHub App connections, each with its installation and the
     repositories the user reaches in it."""
     tokens = list(
@@ -42,7 +42,7 @@ def github_integration_list(*, user: AbstractBaseUser) -> list[GitHubIntegration
     ]
 
 
-def user_installation_ids(user: AbstractBaseUser) -> list[int]:
+def user_installation_ids(user: User) -> list[int]:
     """The installations the user is connected to."""
     return [int(token.external_id) for token in oauth_token_list(user=user, integration_id=GITHUB_APP_INTEGRATION_ID)]
 

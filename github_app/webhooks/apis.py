@@ -1,10 +1,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aiworkflow.api import newest_first_pagination
+from aiworkflow.api import AuthenticatedRequest, newest_first_pagination
 from github_app.models import WebhookDelivery
 from github_app.webhooks.deliveries import delivery_replay
 from github_app.webhooks.selectors import delivery_get, delivery_list
@@ -31,7 +30,7 @@ class DeliveryListApi(APIView):
         repository = serializers.CharField(max_length=255, required=False)
 
     @extend_schema(parameters=[DeliveryFilterSerializer], responses=DeliveryOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         filters = self.DeliveryFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = DeliveryPagination()
@@ -41,6 +40,6 @@ class DeliveryListApi(APIView):
 
 class DeliveryReplayApi(APIView):
     @extend_schema(request=None, responses={202: DeliveryOutputSerializer})
-    def post(self, request: Request, delivery_pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, delivery_pk: int) -> Response:
         delivery = delivery_replay(delivery=delivery_get(user=request.user, delivery_pk=delivery_pk))
         return Response({"status": "queued", "delivery": DeliveryOutputSerializer(delivery).data}, status=status.HTTP_202_ACCEPTED)

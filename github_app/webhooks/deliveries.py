@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from aiworkflow.backoff import backoff_seconds
 from aiworkflow.errors import ApplicationError
-from github_app.webhooks import events
 from github_app.api.installation_client import GitHubRetryLater
 from github_app.models import WebhookDelivery
+from github_app.webhooks import events
 from github_app.webhooks.payloads import PayloadSummary
 from github_app.webhooks.publisher import deliveries_publish, publisher
 from github_app.webhooks.signals import workflow_event_send

@@ -9,7 +9,6 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from github_app.models import InstallationRepository
 from github_app.install.installations import (
     github_user_authorization_revoke,
     installation_account_rename,
@@ -22,6 +21,7 @@ from github_app.install.installations import (
     installation_upsert,
 )
 from github_app.install.repository_access import installation_access_sync, repository_access_remove
+from github_app.models import InstallationRepository
 
 
 def _installation_created(payload: dict, as_of: datetime) -> None:
@@ -124,7 +124,9 @@ def lifecycle_is_stale(event: str, action: str, payload: dict, as_of: datetime) 
     """Whether our record is newer than the delivery in every aspect the event would change."""
     aspects = ORDERED_BY.get(f"{event}.{action}") or ORDERED_BY.get(event) or ()
     installation_id = (payload.get("installation") or {}).get("id")
-    return bool(aspects and installation_id) and all(
+    if not aspects or not installation_id:
+        return False
+    return all(
         installation_is_newer_than(installation_id=installation_id, as_of=as_of, aspect=aspect) for aspect in aspects
     )
 

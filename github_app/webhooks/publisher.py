@@ -62,7 +62,7 @@ class DeliveryPublisher:
         """At process exit: let the thread hand over every delivery it holds, waiting for it at
         most `timeout` seconds. What it could not hand over is still `received`: the relay
         enqueues it after WEBHOOK_ENQUEUE_GRACE_SECONDS."""
-        if self._owner_pid != os.getpid():
+        if self._owner_pid != os.getpid() or self._thread is None:
             return  # no thread of this process holds anything (a forked child's copy is its parent's)
         self._pending.put(None)
         self._thread.join(timeout)

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from aiworkflow.errors import ApplicationError
 from github_app.api import app_client
@@ -47,7 +46,7 @@ class LogEntry:
         return cls(
             id=item["id"],
             guid=item["guid"],
-            delivered_at=parse_datetime(item["delivered_at"]),
+            delivered_at=datetime.fromisoformat(item["delivered_at"]),
             status=item.get("status") or "",
             status_code=item.get("status_code") or 0,
             event=item.get("event") or "",
@@ -108,7 +107,9 @@ def deliveries_redeliver_missed(*, lookback_hours: int | None = None, dry_run: b
 def _pass_run(position: DeliveryLogPosition, bounds: _PassBounds, result: RedeliveryPass) -> None:
     resuming = bool(position.resume_cursor)
     cursor = position.resume_cursor or None
-    top = (position.pass_newest_entry_id, position.pass_newest_delivered_at) if resuming else None
+    top: tuple[int, datetime] | None = None
+    if resuming and position.pass_newest_entry_id is not None and position.pass_newest_delivered_at is not None:
+        top = (position.pass_newest_entry_id, position.pass_newest_delivered_at)
     seen: set[str] = set()
     for _ in range(MAX_PAGES_PER_PASS):
         items, next_cursor = app_client.app_hook_deliveries_page(cursor=cursor)

@@ -1,6 +1,6 @@
 import json
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -9,7 +9,7 @@ from github_app.models import WebhookDelivery
 
 
 def delivery_list(
-    *, user: AbstractBaseUser, event: str = "", status: str = "", repository: str = ""
+    *, user: User, event: str = "", status: str = "", repository: str = ""
 ) -> QuerySet[WebhookDelivery]:
     """Deliveries of the repositories the user reaches (and the installation-wide events of
     their installations), newest first, without payloads."""
@@ -27,7 +27,7 @@ def delivery_list(
     return deliveries
 
 
-def delivery_get(*, user: AbstractBaseUser, delivery_pk: int) -> WebhookDelivery:
+def delivery_get(*, user: User, delivery_pk: int) -> WebhookDelivery:
     """One of the user's deliveries; any other is answered as if it did not exist."""
     try:
         return delivery_list(user=user).get(pk=delivery_pk)

@@ -12,5 +12,7 @@ workflow_event = Signal()
 
 
 def workflow_event_send(*, delivery, payload: dict) -> int:
-    """Send `workflow_event`; returns the runs its receivers started."""
-    return sum(runs for _, runs in workflow_event.send(sender=type(delivery), delivery=delivery, payload=payload))
+    """Send `workflow_event`; returns the runs its receivers started (a receiver that returns no
+    number started none)."""
+    responses = workflow_event.send(sender=type(delivery), delivery=delivery, payload=payload)
+    return sum(int(runs) for _, runs in responses if runs)

@@ -32,6 +32,11 @@ def test_a_valid_definition_gives_an_order_that_respects_the_edges():
         ({"nodes": [node("1st")]}, "letters, digits"),
         ({"nodes": [node("a"), node("a")]}, "used twice"),
         ({"nodes": [{**node("a"), "color": "red"}]}, "unknown keys"),
+        # Unhashable values where names belong: refused, not a server error.
+        ({"nodes": [{**node("a"), "type": ["logic.condition"]}]}, "unknown type"),
+        ({"nodes": [{**node("a"), "type": {"name": "x"}}]}, "unknown type"),
+        ({"nodes": [node("a")], "edges": [{"from": ["a"], "to": "a"}]}, "names no node"),
+        ({"nodes": [node("a")], "edges": [{"from": "a", "to": {"id": "a"}}]}, "names no node"),
     ],
 )
 def test_malformed_definitions_are_refused(definition, message):

@@ -16,10 +16,10 @@ from github import GithubException
 
 from aiworkflow.errors import ApplicationError
 from github_app.api.installation_client import GitHubRetryLater
-from github_app.models import REPOSITORY_FULL_NAME
 from github_app.api.reads import ConditionalReads, commit_context, file_content, pull_request_context
 from github_app.api.writes import comment_upsert, labels_add
 from github_app.install.selectors import installation_connected, repository_access_find
+from github_app.models import REPOSITORY_FULL_NAME
 from workflows.nodes.base import (
     NUMBER_OR_TEMPLATE,
     TEMPLATED_STRING,
@@ -64,15 +64,16 @@ def github_node(name: str, **declaration) -> Callable:
     return register
 
 
-def _repository(params: dict, context: StepContext) -> str:
-    """The repository the node works on, once it is known to be within the run's tenant."""
+def _repository(params: dict, context: StepContext) -> tuple[int, str]:
+    """The installation and repository the node works on, once the repository is known to be
+    within the run's tenant."""
     repository = params.get("repository") or context.repository
     if not REPOSITORY_FULL_NAME.match(repository):
         raise StepFailed(f"No repository to work on: {repository!r} is not owner/name.")
     if context.installation_id is None:
         raise StepFailed("The run names no installation of the GitHub App, so it can reach no repository.")
     if repository_access_find(user_id=context.owner_id, installation_id=context.installation_id, repository=repository):
-        return repository
+        return context.installation_id, repository
     if not installation_connected(user_id=context.owner_id, installation_id=context.installation_id):
         raise StepFailed(
             f"The workflow's owner is no longer connected to installation {context.installation_id}; "
@@ -104,10 +105,10 @@ def _number(params: dict, context: StepContext) -> int:
     payload = context.payload
     subject = payload.get("pull_request") or payload.get("issue") or {}
     value = params.get("number") or subject.get("number") or payload.get("number")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise StepFailed(f"No pull request or issue number: {value!r} is not a number.") from None
+    if isinstance(value, (int, str)):
+        with contextlib.suppress(ValueError):
+            return int(value)
+    raise StepFailed(f"No pull request or issue number: {value!r} is not a number.")
 
 
 def _reads(context: StepContext) -> ConditionalReads:
@@ -116,9 +117,9 @@ def _reads(context: StepContext) -> ConditionalReads:
 
 @github_node("github.get_pull_request", properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE})
 def get_pull_request(params: dict, context: StepContext) -> dict:
+    installation_id, repository = _repository(params, context)
     data = pull_request_context(
-        installation_id=context.installation_id, repo=_repository(params, context), number=_number(params, context),
-        reads=_reads(context),
+        installation_id=installation_id, repo=repository, number=_number(params, context), reads=_reads(context)
     )
     return {
         "pr": data["pull_request"],
@@ -137,8 +138,8 @@ def get_commit(params: dict, context: StepContext) -> dict:
     sha = params.get("sha") or payload.get("after") or (payload.get("head_commit") or {}).get("id") or payload.get("sha")
     if not sha:
         raise StepFailed("No commit: give `sha` or trigger on an event that has one.")
-    repository = _repository(params, context)
-    return commit_context(installation_id=context.installation_id, repo=repository, sha=_sha(sha), reads=_reads(context))
+    installation_id, repository = _repository(params, context)
+    return commit_context(installation_id=installation_id, repo=repository, sha=_sha(sha), reads=_reads(context))
 
 
 @github_node(
@@ -149,10 +150,8 @@ def get_commit(params: dict, context: StepContext) -> dict:
 def get_file(params: dict, context: StepContext) -> dict:
     ref = _path(params["ref"], name="ref") if params.get("ref") else None
     path = _path(params["path"], name="path")
-    return file_content(
-        installation_id=context.installation_id, repo=_repository(params, context), path=path, ref=ref,
-        reads=_reads(context),
-    )
+    installation_id, repository = _repository(params, context)
+    return file_content(installation_id=installation_id, repo=repository, path=path, ref=ref, reads=_reads(context))
 
 
 @github_node(
@@ -162,9 +161,10 @@ def get_file(params: dict, context: StepContext) -> dict:
     writes=True,
 )
 def create_comment(params: dict, context: StepContext) -> dict:
+    installation_id, repository = _repository(params, context)
     result = comment_upsert(
-        installation_id=context.installation_id, repo=_repository(params, context), number=_number(params, context),
-        body=params["body"], marker_key=f"{context.run_id}:{context.node_id}",
+        installation_id=installation_id, repo=repository, number=_number(params, context), body=params["body"],
+        marker_key=f"{context.run_id}:{context.node_id}",
     )
     return {"id": result.id, "html_url": result.html_url, "created": result.created}
 
@@ -180,8 +180,8 @@ def create_comment(params: dict, context: StepContext) -> dict:
     writes=True,
 )
 def add_labels(params: dict, context: StepContext) -> dict:
+    installation_id, repository = _repository(params, context)
     labels = labels_add(
-        installation_id=context.installation_id, repo=_repository(params, context), number=_number(params, context),
-        labels=params["labels"],
+        installation_id=installation_id, repo=repository, number=_number(params, context), labels=params["labels"]
     )
     return {"labels": labels}

@@ -2,7 +2,7 @@
 
 import sys
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from itertools import chain, islice
 
@@ -78,6 +78,7 @@ def _printed_size_within(value, limit: int, indent: int, depth: int) -> int:
         raise SecurityError("a namespace cannot be printed whole; print its attributes")
     if type(value) in (list, tuple) and set(map(type, value)) <= {str}:
         return sum(map(len, value)) + 4 * len(value) + 2  # the usual list of names, measured at C speed
+    parts: Iterable
     if isinstance(value, Mapping):
         parts = chain.from_iterable(value.items())
     elif isinstance(value, Collection):
