@@ -12,7 +12,7 @@ for name, value in {
     "ENCRYPTION_KEY": "w-yW31NkLzB_tE_4TnzwLwpLnZtbitpJZIrm6A83Ayo=",
     "CELERY_TASK_DEFAULT_QUEUE": "aiworkflow-test",
     "LOG_FORMAT": "text",
-    # A worker process started by a test is pointed at a local GitHub stand-in through these.
+    # A worker process started by a test is pointed at the GitHub double served over HTTP through these.
     "GITHUB_API_BASE_URL": "https://api.github.com",
     "GITHUB_BASE_URL": "https://github.com",
 }.items():

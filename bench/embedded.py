@@ -1,8 +1,8 @@
 """The embedded default beside PostgreSQL and Redis: prints figures, asserts nothing.
 
 Each stack runs as `bin/run` starts it, honcho with the Procfile (gunicorn, a Celery worker and
-beat) in a temporary folder, with GitHub and the LLM served by a local stand-in that answers at
-once:
+beat) in a temporary folder, with GitHub and the LLM served by the GitHub double, which answers
+at once:
 
 1. A burst: GitHub's 329 example deliveries (`../shared/github-webhook-examples`, else the test
    fixtures over again up to 329), signed and posted by 16 clients at once; how long after the
@@ -10,7 +10,7 @@ once:
    of them was over.
 2. Delivery to comment: 30 pull requests opened one after another, each on its own installation,
    through the review workflow (get pull request, ai.prompt, create comment): from posting the
-   delivery to the comment reaching the stand-in.
+   delivery to the comment reaching the double.
 
 The embedded stack runs a copy of the code without DATABASE_URL and REDIS_URL, so that its SQLite
 database, filesystem broker and file cache are under the copy's var/. The server stack uses
@@ -24,7 +24,6 @@ import asyncio
 import itertools
 import json
 import os
-import queue
 import re
 import shutil
 import signal
@@ -48,9 +47,9 @@ import redis  # noqa: E402
 
 from bench.common import DATABASE_URL, REDIS_URL, ROOT, SECRET, database_prepare  # noqa: E402
 from bench.intake import free_port, post  # noqa: E402
-from bench.stand_in import REPO, StandIn, serve  # noqa: E402
-from bench.workflow_runs import REVIEW, connect, environment  # noqa: E402
+from bench.workflow_runs import REPO, REVIEW, connect, environment, github_double  # noqa: E402
 from github_app.webhooks.signatures import signature_for  # noqa: E402
+from tests.github_double import GitHub, Request, served  # noqa: E402
 
 QUEUE = "aiworkflow-bench-embedded"
 EXAMPLES = ROOT.parent / "shared" / "github-webhook-examples"
@@ -73,19 +72,6 @@ class Stack:
     root: Path  # where the Procfile's processes run: beat keeps its schedule in its var/
 
 
-class TimedStandIn(StandIn):
-    """The stand-in, noting when each comment arrives."""
-
-    def __init__(self) -> None:
-        super().__init__(files=3)
-        self.comments: queue.SimpleQueue[float] = queue.SimpleQueue()
-
-    def answer(self, method: str, path: str, headers) -> tuple[int, dict, bytes]:
-        if method == "POST" and path.endswith("/comments"):
-            self.comments.put(time.perf_counter())
-        return super().answer(method, path, headers)
-
-
 def event_of(example: Path) -> str:
     """`<event>__<action>[_N].json`, or `<event>[_N].json` for events without actions."""
     return re.sub(r"_\d+$", "", example.stem.partition("__")[0])
@@ -98,7 +84,7 @@ def burst_deliveries() -> list[tuple[str, bytes]]:
 
 
 def review_delivery(installation_id: int) -> bytes:
-    """A human opening pull request 1 of REPO (the one the stand-in serves), not a draft."""
+    """A human opening pull request 1 of REPO (the one the double serves), not a draft."""
     payload = json.loads((FIXTURES / "pull_request__opened.json").read_bytes())
     payload["number"] = 1
     payload["installation"] = {"id": installation_id}
@@ -133,7 +119,8 @@ def seeded(stack: Stack, code: Path) -> Stack:
 def embedded_stack(base: dict, folder: Path) -> Stack:
     """The embedded default in a copy of the code, so that all it keeps under var/ (database,
     broker, cache, beat's schedule) is the copy's: nothing is shared with the checkout's var/."""
-    shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(".*", "__pycache__", "var", "tests"))
+    # The tests stay behind, but not the GitHub double: the seed imports this module, which imports it.
+    shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(".*", "__pycache__", "var", "test_*", "conftest.py", "fixtures"))
     (folder / "var" / "static").mkdir(parents=True)
     env = {name: value for name, value in base.items() if name not in ("DATABASE_URL", "REDIS_URL")}
     env["PYTHONPATH"] = str(folder)
@@ -264,27 +251,37 @@ def measure_burst(stack: Stack, port: int, log: Path) -> dict:
     }
 
 
-def measure_reviews(port: int, stand_in: TimedStandIn) -> list[float]:
-    """Seconds from posting each review's delivery to its comment, one review at a time; the
-    first without a comment within COMMENT_SECONDS ends the series."""
+def comments_posted(github: GitHub) -> list[Request]:
+    return github.requests("POST", f"/repos/{REPO}/issues/1/comments")
+
+
+def comment_after(github: GitHub, earlier: int) -> Request | None:
+    """The first comment posted after the `earlier` ones, waited for up to COMMENT_SECONDS."""
+    if wait_for(lambda: len(comments_posted(github)) > earlier, COMMENT_SECONDS):
+        return comments_posted(github)[earlier]
+    return None
+
+
+def measure_reviews(port: int, github: GitHub) -> list[float]:
+    """Seconds from posting each review's delivery to its comment reaching the double, one review
+    at a time; the first without a comment within COMMENT_SECONDS ends the series."""
     latencies = []
     for installation_id in REVIEW_INSTALLATIONS:
         body = review_delivery(installation_id)
-        while not stand_in.comments.empty():  # a late comment of an earlier series
-            stand_in.comments.get()
+        earlier = len(comments_posted(github))  # a late comment of an earlier series counts among them
         sent = time.perf_counter()
         asyncio.run(post(port, "/webhooks/github", body, signature_for(body=body, secret=SECRET), "pull_request"))
-        try:
-            latencies.append(stand_in.comments.get(timeout=COMMENT_SECONDS) - sent)
-        except queue.Empty:
+        comment = comment_after(github, earlier)
+        if comment is None:
             break
+        latencies.append(comment.at - sent)
     return latencies
 
 
-def measure(stack: Stack, stand_in: TimedStandIn, log: Path) -> dict:
+def measure(stack: Stack, github: GitHub, log: Path) -> dict:
     with running(stack, log) as port:
         burst = measure_burst(stack, port, log)
-        reviews = measure_reviews(port, stand_in)
+        reviews = measure_reviews(port, github)
     locked = log.read_text().lower().count("database is locked")
     return {**burst, "reviews": reviews, "locked": locked, "journal": journal_mode(stack)}
 
@@ -312,10 +309,13 @@ def report(stack: Stack, figures: dict) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # so that every process started is stopped
-    stand_in = TimedStandIn()
-    server = serve(stand_in)
+    with served(github_double(REVIEW_INSTALLATIONS)) as server:
+        measure_stacks(server.url, server.github)
+
+
+def measure_stacks(api_url: str, github: GitHub) -> None:
     base = {
-        **environment(f"http://127.0.0.1:{server.server_address[1]}"),
+        **environment(api_url),
         "DJANGO_SETTINGS_MODULE": "aiworkflow.settings",
         "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
         "LOG_FORMAT": "text",
@@ -328,10 +328,9 @@ def main() -> None:
                 if only in (None, name):
                     folder = Path(temporary) / name
                     stack = embedded_stack(base, folder) if name == "embedded" else server_stack(base, folder)
-                    report(stack, measure(stack, stand_in, Path(temporary) / f"{name}.log"))
+                    report(stack, measure(stack, github, Path(temporary) / f"{name}.log"))
     finally:
         redis.Redis.from_url(REDIS_URL).delete(QUEUE)
-        server.shutdown()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
    GitHub would keep valid for an hour compressed to a few seconds: the target is one mint per
    token lifetime (less the 5 minutes of validity a token must keep), across all processes.
 
-A local stand-in serves GitHub's API over HTTP with ETags. Needs PostgreSQL and Redis (the
+The GitHub double serves GitHub's API over HTTP with ETags. Needs PostgreSQL and Redis (the
 defaults of bench/common.py); both token stores are measured.
 
     .venv/bin/python bench/github_context.py
@@ -25,10 +25,13 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
 from bench.common import REDIS_URL, database_prepare, service_env  # noqa: E402
-from bench.stand_in import REPO, USABLE_SECONDS, StandIn, serve  # noqa: E402
+from tests.github_double import Double, GitHub, served, source_files  # noqa: E402
 
+REPO = "octo/widgets"
 INSTALLATION = 4242
 FILES = 250
+USABLE_SECONDS = 4  # how long a minted token stays usable here; GitHub's: 60 minutes - 5
+TOKEN_MIN_VALIDITY_SECONDS = 300  # the token store hands a token out only with this much left
 MINT_SECONDS = 24
 PROCESSES = 4
 
@@ -51,15 +54,29 @@ def mint_worker(api_url: str, redis_url: str, seconds: float) -> None:
         time.sleep(0.01)
 
 
-def measure_mints(api_url: str, stand_in: StandIn, redis_url: str) -> int:
-    before = stand_in.requests["mint"]
+def github_double() -> Double:
+    """GitHub with pull request 1 of REPO, of FILES files, reached through INSTALLATION."""
+    double = Double()
+    repository = double.github.repository(REPO)
+    installation = double.github.installation(INSTALLATION, repositories=[repository])
+    installation.token_lifetime = TOKEN_MIN_VALIDITY_SECONDS + USABLE_SECONDS
+    installation.rate_limit.limit = 10**9  # what is measured is mints, not GitHub's hourly quota
+    pull_request = repository.pull_request(1, files=source_files(FILES))
+    pull_request.comment("Looks good")
+    pull_request.review_comment("nit", path="src/file_0.py")
+    return double
+
+
+def measure_mints(api_url: str, github: GitHub, redis_url: str) -> int:
+    minted = github.installations[INSTALLATION].tokens
+    before = len(minted)
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=mint_worker, args=(api_url, redis_url, MINT_SECONDS)) for _ in range(PROCESSES)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return stand_in.requests["mint"] - before
+    return len(minted) - before
 
 
 def main() -> None:
@@ -68,32 +85,33 @@ def main() -> None:
     os.environ["GITHUB_APP_PRIVATE_KEY"] = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     ).decode()
-    stand_in = StandIn(files=FILES)
-    server = serve(stand_in)
-    api_url = f"http://127.0.0.1:{server.server_address[1]}"
+    with served(github_double()) as server:
+        measure(server.url, server.github)
+
+
+def measure(api_url: str, github: GitHub) -> None:
     django_setup(api_url, REDIS_URL)
     from github_app.api.reads import ConditionalReads, pull_request_context
 
     reads = ConditionalReads("bench-run")
     for label in ("cold", "warm"):
-        before = Counter(stand_in.requests)
+        asked_before = github.count()
         context = pull_request_context(installation_id=INSTALLATION, repo=REPO, number=1, reads=reads)
-        spent = stand_in.requests - before
-        full, not_modified = spent["200"], spent["304"]
+        answered = Counter(request.status for request in github.requests()[asked_before:])
+        full, not_modified = answered[200], answered[304]
         print(
             f"pull-request context, {label}: {full + not_modified} requests ({full} answered in full, {not_modified} "
             f"not modified) = {full} primary rate-limit points; {len(context['files'])} files"
         )
 
     for store, redis_url in (("Redis", REDIS_URL), ("database", "")):
-        mints = measure_mints(api_url, stand_in, redis_url)
+        mints = measure_mints(api_url, github, redis_url)
         windows = MINT_SECONDS / USABLE_SECONDS
         print(
             f"token mints, {store} store, {PROCESSES} processes for {MINT_SECONDS} s with tokens usable {USABLE_SECONDS} s: "
             f"{mints} (one per {MINT_SECONDS / max(mints, 1):.1f} s; {mints / windows:.2f} a usable window, "
             f"so {60 / 55 * mints / windows:.2f} an hour with GitHub's one-hour tokens)"
         )
-    server.shutdown()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 1. Runs per second completed by one Celery worker with 2 processes, over Redis and PostgreSQL,
    for the 3-step workflow get pull request -> ai.prompt -> create comment, with GitHub and the
-   LLM served by a local stand-in that answers at once. Each run is on its own installation, as
+   LLM served by the GitHub double, which answers at once. Each run is on its own installation, as
    runs of many users are (writes of one installation are paced a second apart).
 2. The engine's own cost per step: runs of steps that do nothing (a constant condition),
    executed in this process, so what is measured is loading, templating and persisting.
@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,9 +23,11 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
 from bench.common import QUEUE, REDIS_URL, ROOT, database_prepare, service_env  # noqa: E402
-from bench.stand_in import REPO, StandIn, serve  # noqa: E402
+from tests.github_double import Double, served, source_files  # noqa: E402
 
+REPO = "octo/widgets"
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+INSTALLATIONS = [10_000 + number for number in range(RUNS)]
 OVERHEAD_RUNS = 50
 OVERHEAD_STEPS = 10
 REVIEW = {
@@ -49,6 +52,16 @@ def environment(api_url: str) -> dict:
         "AI_MODEL": "stand-in",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def github_double(installation_ids: list[int]) -> Double:
+    """GitHub with pull request 1 of REPO, of 3 files, reached through each installation."""
+    double = Double()
+    repository = double.github.repository(REPO)
+    for installation_id in installation_ids:
+        double.github.installation(installation_id, repositories=[repository])
+    repository.pull_request(1, files=source_files(3))
+    return double
 
 
 def trigger(installation_id: int) -> dict:
@@ -87,9 +100,9 @@ def measure_throughput(user) -> tuple[float, int]:
     from workflows.services import run_start, workflow_create
 
     workflow = workflow_create(owner=user, name="Benchmark review", definition=REVIEW)
-    connect(user, [10_000 + number for number in range(RUNS)])
+    connect(user, INSTALLATIONS)
     with transaction.atomic():
-        runs = [run_start(workflow=workflow, trigger=trigger(10_000 + number)) for number in range(RUNS)]
+        runs = [run_start(workflow=workflow, trigger=trigger(installation_id)) for installation_id in INSTALLATIONS]
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "aiworkflow", "worker", "--concurrency=2", "--queues", QUEUE,
          "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
@@ -130,9 +143,12 @@ def measure_overhead(user) -> float:
 
 def main() -> None:
     database_prepare()
-    stand_in = StandIn(files=3)
-    server = serve(stand_in)
-    os.environ.update(environment(f"http://127.0.0.1:{server.server_address[1]}"))
+    with served(github_double(INSTALLATIONS)) as server:
+        os.environ.update(environment(server.url))
+        measure(server.double)
+
+
+def measure(double: Double) -> None:
     import django
     import redis
 
@@ -143,9 +159,9 @@ def main() -> None:
     user = get_user_model().objects.create_user(username="bench", password="bench-password-1")
     rate, succeeded = measure_throughput(user)
     print(f"3-step runs (get pull request -> ai.prompt -> create comment), 1 worker x 2 processes: {rate:.1f} runs/s ({succeeded}/{RUNS} succeeded)")
-    print(f"stand-in answered: {dict(stand_in.requests)}")
+    answered = Counter(f"{request.method} {request.status}" for request in double.github.requests())
+    print(f"GitHub double answered: {dict(answered)}; the LLM {double.llm.count()} request(s)")
     print(f"engine overhead: {measure_overhead(user):.2f} ms per step (steps that do nothing, {OVERHEAD_RUNS} runs of {OVERHEAD_STEPS})")
-    server.shutdown()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from aiworkflow.celery import app as celery_app
+from tests.github_double import Chat, Double, GitHub, mock_double
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -104,6 +105,22 @@ def github_http():
     """Every outgoing HTTP request must be stubbed; an unexpected one fails the test."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture
+def github_double(github_http) -> Double:
+    """GitHub and the LLM as the double models them, answering what `github_http` intercepts."""
+    return mock_double(github_http)
+
+
+@pytest.fixture
+def github(github_double) -> GitHub:
+    return github_double.github
+
+
+@pytest.fixture
+def llm(github_double) -> Chat:
+    return github_double.llm
 
 
 @pytest.fixture

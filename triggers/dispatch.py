@@ -27,7 +27,8 @@ from github_app.install.selectors import installation_covers, repository_owner_i
 from github_app.models import WebhookDelivery
 from triggers.filters import PULL_REQUEST_EVENTS, payload_changed_files, trigger_evaluate
 from triggers.models import Trigger
-from workflows.services import run_start, run_trigger_build
+from workflows.models import Workflow
+from workflows.services import RunAlreadyStarted, run_start, run_trigger_build
 
 logger = logging.getLogger(__name__)
 NO_COMMIT = "0" * 40
@@ -103,7 +104,15 @@ def delivery_dispatch(delivery: WebhookDelivery, payload: dict) -> int:
     if not matching:
         return 0
     trigger = run_trigger_build(event=delivery.event, payload=payload, delivery_id=delivery.delivery_id)
-    return sum(run_start(workflow=candidate.workflow, trigger=trigger, delivery=delivery) is not None for candidate in matching)
+    return sum(_run_started(candidate.workflow, trigger, delivery) for candidate in matching)
+
+
+def _run_started(workflow: Workflow, trigger: dict, delivery: WebhookDelivery) -> bool:
+    try:
+        run_start(workflow=workflow, trigger=trigger, delivery=delivery)
+    except RunAlreadyStarted:  # a redelivery, or a retried attempt that had started it
+        return False
+    return True
 
 
 def workflow_event_dispatch(sender, *, delivery: WebhookDelivery, payload: dict, **kwargs) -> int:

@@ -25,6 +25,10 @@ class RunPayloadPurged(ApplicationError):
     default_message = "The event of this run has been purged by retention; it cannot be run again."
 
 
+class RunAlreadyStarted(Exception):
+    """The workflow already has a run for this delivery: a redelivered event runs it once."""
+
+
 class RepositoryNotYours(ApplicationError):
     status_code = 403
     default_message = "The payload names a repository you have not connected through that installation."
@@ -83,9 +87,9 @@ def run_start(
     dry_run: bool = False,
     rerun_of: WorkflowRun | None = None,
     version: WorkflowVersion | None = None,
-) -> WorkflowRun | None:
+) -> WorkflowRun:
     """Create a run of a version (the workflow's current one by default) and enqueue it after
-    commit; None when the workflow already ran for this delivery. The run's tenant (owner,
+    commit; RunAlreadyStarted when the workflow already ran for this delivery. The run's tenant (owner,
     installation, repository) is fixed here, from the event, and nothing later changes it.
 
     The trigger's payload is not copied when a delivery holds it (the run's own `delivery`, or
@@ -106,7 +110,7 @@ def run_start(
                 stale_after=run_stale_after(),
             )
     except IntegrityError:
-        return None
+        raise RunAlreadyStarted() from None
     transaction.on_commit(lambda: run_enqueue(run_id=str(run.pk)))
     return run
 
@@ -140,9 +144,7 @@ def workflow_test(*, workflow: Workflow, user: User, event: str, payload: dict, 
         or repository_access_find(user_id=user.pk, installation_id=installation_id, repository=repository) is None
     ):
         raise RepositoryNotYours(detail={"repository": repository})
-    run = run_start(workflow=workflow, trigger=trigger, dry_run=dry_run)
-    assert run is not None, "only a second run of one delivery is refused, and a test run has none"
-    return run
+    return run_start(workflow=workflow, trigger=trigger, dry_run=dry_run)
 
 
 def run_rerun(*, run: WorkflowRun) -> WorkflowRun:
@@ -154,12 +156,10 @@ def run_rerun(*, run: WorkflowRun) -> WorkflowRun:
         trigger["payload"] = run.payload
     elif run.payload_delivery_id is None or not delivery_payload_kept(delivery_pk=run.payload_delivery_id):
         raise RunPayloadPurged()
-    rerun = run_start(
+    return run_start(
         workflow=run.workflow, version=run.version, trigger=trigger, payload_delivery=run.payload_delivery,
         dry_run=run.dry_run, rerun_of=run,
     )
-    assert rerun is not None, "only a second run of one delivery is refused, and a rerun is not that delivery's run"
-    return rerun
 
 
 def run_payloads_purge() -> int:

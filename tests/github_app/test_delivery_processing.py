@@ -14,14 +14,20 @@ from github_app.webhooks.deliveries import (
     delivery_payloads_purge,
     delivery_process,
 )
-from tests.github_app.github_stub import GitHubStub, api_url, installation_body, repository
 from tests.github_app.webhooks import fixture_body, post_webhook
 
 Status = WebhookDelivery.Status
+INSTALLATION = "/app/installations/957387"
 
 
 @pytest.fixture
-def resync_delivery(client, db, django_capture_on_commit_callbacks):
+def installation(github):
+    """Installation 957387 at GitHub, its selection switched to all repositories."""
+    return github.installation(957387, repository_selection="all", repositories=["Codertocat/one"])
+
+
+@pytest.fixture
+def resync_delivery(client, db, installation, django_capture_on_commit_callbacks):
     """A delivery whose processing calls GitHub: repository selection switched to all."""
     payload = json.loads(fixture_body("installation_repositories__added"))
     payload["repository_selection"] = "all"
@@ -34,20 +40,13 @@ def resync_delivery(client, db, django_capture_on_commit_callbacks):
     return post
 
 
-def github_failing(github_http):
-    github_http.get(api_url("/app/installations/957387"), json={"message": "Server Error"}, status=500)
-
-
-def github_healthy(github_http):
-    github_http.reset()
-    github = GitHubStub(github_http)
-    github.installation(957387, repository_selection="all")
-    github.repositories(957387, [repository(1, "Codertocat/one")])
+def github_failing(github):
+    github.fail("GET", INSTALLATION, 500, json={"message": "Server Error"}, times=None)
 
 
 class TestFailureAndRetry:
-    def test_a_failed_attempt_is_recorded_with_backoff(self, resync_delivery, github_http, settings):
-        github_failing(github_http)
+    def test_a_failed_attempt_is_recorded_with_backoff(self, resync_delivery, github, settings):
+        github_failing(github)
 
         delivery = resync_delivery()
 
@@ -57,8 +56,8 @@ class TestFailureAndRetry:
         delay = (delivery.next_attempt_at - timezone.now()).total_seconds()
         assert settings.WEBHOOK_RETRY_BASE_SECONDS - 2 < delay <= settings.WEBHOOK_RETRY_BASE_SECONDS
 
-    def test_the_relay_retries_only_when_due_and_the_wait_doubles(self, resync_delivery, github_http, settings):
-        github_failing(github_http)
+    def test_the_relay_retries_only_when_due_and_the_wait_doubles(self, resync_delivery, github, settings):
+        github_failing(github)
         delivery = resync_delivery()
 
         assert deliveries_relay() == 0, "not due yet"
@@ -68,10 +67,10 @@ class TestFailureAndRetry:
             assert delivery.attempts == 2
             assert (delivery.next_attempt_at - timezone.now()).total_seconds() == pytest.approx(2 * settings.WEBHOOK_RETRY_BASE_SECONDS, abs=1)
 
-    def test_a_retry_that_succeeds_finishes_the_delivery(self, resync_delivery, github_http, settings):
-        github_failing(github_http)
+    def test_a_retry_that_succeeds_finishes_the_delivery(self, resync_delivery, github, settings):
+        github_failing(github)
         delivery = resync_delivery()
-        github_healthy(github_http)
+        github.recover()  # GitHub is back
 
         with freeze_time(timezone.now() + timedelta(seconds=settings.WEBHOOK_RETRY_BASE_SECONDS + 1)):
             deliveries_relay()
@@ -79,9 +78,9 @@ class TestFailureAndRetry:
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts, delivery.last_error) == (Status.PROCESSED, 2, "")
 
-    def test_after_the_last_attempt_the_delivery_is_failed_and_visible(self, resync_delivery, github_http, settings):
+    def test_after_the_last_attempt_the_delivery_is_failed_and_visible(self, resync_delivery, github, settings):
         settings.WEBHOOK_MAX_ATTEMPTS = 2
-        github_failing(github_http)
+        github_failing(github)
         delivery = resync_delivery()
 
         with freeze_time(timezone.now() + timedelta(hours=1)):
@@ -93,12 +92,10 @@ class TestFailureAndRetry:
         assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (Status.FAILED, 2, None)
         assert "GitHubBadGateway" in delivery.last_error
 
-    def test_a_rate_limit_defers_the_retry_until_github_allows_it(self, resync_delivery, github_http):
-        github_http.get(api_url("/app/installations/957387"), json=installation_body(957387, repository_selection="all"))
-        github_http.post(api_url("/app/installations/957387/access_tokens"), json={"token": "ghs_x", "expires_at": "2099-01-01T00:00:00Z"}, status=201)
-        github_http.get(
-            api_url("/installation/repositories"), json={"message": "You have exceeded a secondary rate limit."},
-            status=403, headers={"Retry-After": "900"},
+    def test_a_rate_limit_defers_the_retry_until_github_allows_it(self, resync_delivery, github):
+        github.fail(
+            "GET", "/installation/repositories", 403, json={"message": "You have exceeded a secondary rate limit."},
+            headers={"Retry-After": "900"},
         )
 
         delivery = resync_delivery()
@@ -107,9 +104,9 @@ class TestFailureAndRetry:
         assert delivery.status == Status.RECEIVED and "GitHubRetryLater" in delivery.last_error
         assert (delivery.next_attempt_at - timezone.now()).total_seconds() == pytest.approx(900, abs=2)
 
-    def test_backoff_is_capped(self, resync_delivery, github_http, settings):
+    def test_backoff_is_capped(self, resync_delivery, github, settings):
         settings.WEBHOOK_RETRY_MAX_SECONDS = 40
-        github_failing(github_http)
+        github_failing(github)
         delivery = resync_delivery()
         WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=6, status=Status.QUEUED)
 
@@ -120,8 +117,8 @@ class TestFailureAndRetry:
 
 
 class TestClaim:
-    def test_a_delivery_is_claimed_once(self, resync_delivery, github_http):
-        github_failing(github_http)
+    def test_a_delivery_is_claimed_once(self, resync_delivery, github):
+        github_failing(github)
         delivery = resync_delivery()
         WebhookDelivery.objects.filter(pk=delivery.pk).update(status=Status.QUEUED)
 
@@ -129,15 +126,15 @@ class TestClaim:
         assert delivery_claim(delivery_pk=delivery.pk) is None
 
     @pytest.mark.parametrize("status", [Status.PROCESSED, Status.IGNORED, Status.FAILED])
-    def test_finished_deliveries_are_not_claimed(self, resync_delivery, github_http, status):
-        github_failing(github_http)
+    def test_finished_deliveries_are_not_claimed(self, resync_delivery, github, status):
+        github_failing(github)
         delivery = resync_delivery()
         WebhookDelivery.objects.filter(pk=delivery.pk).update(status=status)
 
         assert delivery_claim(delivery_pk=delivery.pk) is None
 
-    def test_a_stale_claim_is_taken_over(self, resync_delivery, github_http, settings):
-        github_failing(github_http)
+    def test_a_stale_claim_is_taken_over(self, resync_delivery, github, settings):
+        github_failing(github)
         delivery = resync_delivery()
         WebhookDelivery.objects.filter(pk=delivery.pk).update(status=Status.PROCESSING, claimed_at=timezone.now())
         assert delivery_claim(delivery_pk=delivery.pk) is None
@@ -154,8 +151,8 @@ class TestRelay:
         with freeze_time(timezone.now() + timedelta(seconds=settings.WEBHOOK_ENQUEUE_GRACE_SECONDS + 1)):
             assert deliveries_claim_due() == [delivery.pk]
 
-    def test_lost_messages_and_dead_workers_are_found(self, resync_delivery, github_http, settings):
-        github_failing(github_http)
+    def test_lost_messages_and_dead_workers_are_found(self, resync_delivery, github, settings):
+        github_failing(github)
         queued, processing, fresh = resync_delivery(), resync_delivery(), resync_delivery()
         long_ago = timezone.now() - timedelta(hours=2)
         WebhookDelivery.objects.filter(pk=queued.pk).update(status=Status.QUEUED, enqueued_at=long_ago)
@@ -164,8 +161,8 @@ class TestRelay:
 
         assert set(deliveries_claim_due()) == {queued.pk, processing.pk}
 
-    def test_a_delivery_whose_worker_died_on_every_attempt_fails(self, resync_delivery, github_http, settings):
-        github_failing(github_http)
+    def test_a_delivery_whose_worker_died_on_every_attempt_fails(self, resync_delivery, github, settings):
+        github_failing(github)
         delivery = resync_delivery()
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             status=Status.PROCESSING, claimed_at=timezone.now() - timedelta(hours=2), attempts=settings.WEBHOOK_MAX_ATTEMPTS
@@ -197,11 +194,11 @@ class TestRelay:
         assert "Processed 1 delivery(ies) in this process" in capsys.readouterr().out
         assert WebhookDelivery.objects.get(delivery_id="kept").status == Status.PROCESSED
 
-    def test_the_command_enqueues_when_the_broker_is_up(self, resync_delivery, github_http, capsys):
-        github_failing(github_http)
+    def test_the_command_enqueues_when_the_broker_is_up(self, resync_delivery, github, capsys):
+        github_failing(github)
         delivery = resync_delivery()
         WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-        github_healthy(github_http)
+        github.recover()  # GitHub is back
 
         call_command("relay_deliveries")
 
@@ -210,8 +207,8 @@ class TestRelay:
 
 
 class TestPayloadRetention:
-    def test_old_finished_payloads_are_purged_and_the_rest_kept(self, resync_delivery, github_http, settings):
-        github_failing(github_http)
+    def test_old_finished_payloads_are_purged_and_the_rest_kept(self, resync_delivery, github, settings):
+        github_failing(github)
         old_done, old_pending, recent_done = resync_delivery(), resync_delivery(), resync_delivery()
         long_ago = timezone.now() - timedelta(days=settings.WEBHOOK_PAYLOAD_RETENTION_DAYS + 1)
         WebhookDelivery.objects.filter(pk=old_done.pk).update(status=Status.PROCESSED, received_at=long_ago)

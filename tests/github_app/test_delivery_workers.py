@@ -1,9 +1,10 @@
 """The pipeline with real Celery worker processes over the configured broker (Redis in CI), on
-the test database, with GitHub served over HTTP by a local stand-in."""
+the test database, with GitHub served over HTTP by the GitHub double."""
 
 import json
 import signal
 import time
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -11,9 +12,8 @@ from django.db import connection
 
 from github_app.models import InstallationRepository, WebhookDelivery
 from github_app.webhooks.deliveries import deliveries_relay, delivery_claim
-from tests.github_app.github_stub import installation_body, repository
 from tests.github_app.webhooks import fixture_body, post_webhook
-from tests.github_server import github_server
+from tests.github_double import Served, served
 from tests.worker import run_at_once, wait_until, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -22,14 +22,14 @@ INSTALLATION_ID = 957387
 Status = WebhookDelivery.Status
 
 
+INSTALLATION = f"/app/installations/{INSTALLATION_ID}"
+
+
 @pytest.fixture
-def github(settings):
-    with github_server() as server:
+def github_server(settings) -> Iterator[Served]:
+    with served() as server:
         settings.GITHUB_API_BASE_URL = server.url
-        server.route("GET", f"/app/installations/{INSTALLATION_ID}", installation_body(INSTALLATION_ID, repository_selection="all"))
-        server.route("POST", f"/app/installations/{INSTALLATION_ID}/access_tokens", {"token": "ghs_worker", "expires_at": "2099-01-01T00:00:00Z"}, 201)
-        repositories = [repository(1, "Codertocat/one"), repository(2, "Codertocat/two")]
-        server.route("GET", "/installation/repositories", {"total_count": 2, "repositories": repositories})
+        server.github.installation(INSTALLATION_ID, repository_selection="all", repositories=["Codertocat/one", "Codertocat/two"])
         yield server
 
 
@@ -46,9 +46,9 @@ def status_of(delivery: WebhookDelivery) -> str:
     return WebhookDelivery.objects.values_list("status", flat=True).get(pk=delivery.pk)
 
 
-def test_a_delivery_goes_from_the_view_through_a_worker_process(client, broker, github, settings):
+def test_a_delivery_goes_from_the_view_through_a_worker_process(client, broker, github_server, settings):
     settings.WEBHOOK_ENQUEUE_IN_BACKGROUND = True  # as the web server runs: handed over by a thread
-    with worker_process(GITHUB_API_BASE_URL=github.url) as worker:
+    with worker_process(GITHUB_API_BASE_URL=github_server.url) as worker:
         delivery = post_resync_delivery(client)
 
         assert wait_until(lambda: status_of(delivery) == Status.PROCESSED), worker.log
@@ -56,35 +56,36 @@ def test_a_delivery_goes_from_the_view_through_a_worker_process(client, broker, 
     assert set(InstallationRepository.objects.values_list("full_name", flat=True)) == {"Codertocat/one", "Codertocat/two"}
 
 
-def test_a_worker_killed_mid_processing_is_recovered_and_the_delivery_processed_once(client, broker, github, settings):
+def test_a_worker_killed_mid_processing_is_recovered_and_the_delivery_processed_once(client, broker, github_server, settings):
     settings.WEBHOOK_PROCESSING_STALE_SECONDS = 1
-    github.gated.add(("GET", f"/app/installations/{INSTALLATION_ID}"))
+    gate = github_server.github.hold("GET", INSTALLATION)
 
-    with worker_process(GITHUB_API_BASE_URL=github.url) as doomed:
+    with worker_process(GITHUB_API_BASE_URL=github_server.url) as doomed:
         delivery = post_resync_delivery(client)
-        assert github.held.wait(timeout=60), doomed.log
+        assert gate.held.wait(timeout=60), doomed.log
         assert status_of(delivery) == Status.PROCESSING
         doomed.process.send_signal(signal.SIGKILL)
         doomed.process.wait(timeout=10)
-    github.gate.set()
+    gate.release()
     assert status_of(delivery) == Status.PROCESSING, "the dead worker's claim is left behind"
 
-    with worker_process(GITHUB_API_BASE_URL=github.url, WEBHOOK_PROCESSING_STALE_SECONDS="1") as survivor:
+    with worker_process(GITHUB_API_BASE_URL=github_server.url, WEBHOOK_PROCESSING_STALE_SECONDS="1") as survivor:
         time.sleep(1.5)  # the claim grows stale
         assert deliveries_relay() == 1
         assert wait_until(lambda: status_of(delivery) == Status.PROCESSED), survivor.log
 
     delivery.refresh_from_db()
     assert delivery.attempts == 2
-    assert github.calls[("GET", "/installation/repositories")] == 1, "the repositories were synced exactly once"
+    assert github_server.github.count("GET", "/installation/repositories") == 1, "the repositories were synced exactly once"
     assert InstallationRepository.objects.count() == 2
 
 
-def test_two_workers_racing_for_one_delivery_process_it_once(client, broker, github):
+def test_two_workers_racing_for_one_delivery_process_it_once(client, broker, github_server):
     from github_app.webhooks.tasks import process_deliveries
 
-    github.delay_seconds = 0.3  # keep the first worker busy while the second gets its message
-    with worker_process(GITHUB_API_BASE_URL=github.url) as first, worker_process(GITHUB_API_BASE_URL=github.url) as second:
+    github_server.github.slow(0.3)  # keep the first worker busy while the second gets its message
+    url = github_server.url
+    with worker_process(GITHUB_API_BASE_URL=url) as first, worker_process(GITHUB_API_BASE_URL=url) as second:
         delivery = post_resync_delivery(client)
         for _ in range(3):
             process_deliveries.delay([delivery.pk])
@@ -95,7 +96,7 @@ def test_two_workers_racing_for_one_delivery_process_it_once(client, broker, git
 
     delivery.refresh_from_db()
     assert delivery.attempts == 1
-    assert github.calls[("GET", "/installation/repositories")] == 1
+    assert github_server.github.count("GET", "/installation/repositories") == 1
 
 
 def test_concurrent_claims_on_the_database_give_the_delivery_to_exactly_one():

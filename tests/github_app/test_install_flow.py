@@ -1,4 +1,5 @@
 import hashlib
+from collections.abc import Sequence
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -23,24 +24,22 @@ from github_app.install.repository_access import repository_access_sync
 from github_app.install.tasks import install_states_purge
 from integrations.models import OAuthToken
 from tests.conftest import client_for
-from tests.github_app.github_stub import (
-    GITHUB_LOGIN,
-    GITHUB_USER_ID,
-    INSTALLATION_ID,
-    REFRESHED_USER_TOKEN,
-    USER_TOKEN,
-    GitHubStub,
-    api_url,
-    repository,
-)
+from tests.github_double import GitHub, Repository, User
 from tests.worker import run_at_once
 
 CALLBACK = "/api/v1/public/webhooks/github/auth"
 INSTALL_URL = "/api/v1/app/integrations/github/install"
 COMPLETE = "/api/v1/app/integrations/github/complete"
 GITHUB_LIST = "/api/v1/app/integrations/github"
-HELLO = repository(1, "Codertocat/Hello-World")
-SECRET = repository(2, "Codertocat/secret", True)
+INSTALLATION_ID = 957387
+USER_TOKEN = "ghu_" + "u" * 36
+GITHUB_USER_ID = 21031067
+GITHUB_LOGIN = "Codertocat"
+HELLO = "Codertocat/Hello-World"
+SECRET = "Codertocat/secret"
+REPOSITORIES = {HELLO: (1, False), SECRET: (2, True), "Codertocat/one": (1, False), "Codertocat/two": (2, False)}  # id, private
+INSTALLATION = f"/app/installations/{INSTALLATION_ID}"
+USER_REPOSITORIES = f"/user/installations/{INSTALLATION_ID}/repositories"
 
 
 @pytest.fixture(autouse=True)
@@ -48,9 +47,18 @@ def fresh_throttle():
     cache.clear()
 
 
-@pytest.fixture
-def github(github_http) -> GitHubStub:
-    return GitHubStub(github_http)
+def repositories(github: GitHub, names: Sequence[str]) -> list[Repository]:
+    return [github.repository(name, id=REPOSITORIES[name][0], private=REPOSITORIES[name][1]) for name in names]
+
+
+def accessible_installation(github: GitHub, repositories_named: Sequence[str] = (HELLO,), user_sees: list[str] | None = None) -> User:
+    """Everything a successful verified install finds at GitHub: the App installed on
+    `repositories_named`, and the installing user, who sees those named in `user_sees` (all by
+    default) and whose browser brings back the code "abc123"."""
+    installation = github.installation(INSTALLATION_ID, repositories=repositories(github, repositories_named))
+    installing = github.user(login=GITHUB_LOGIN, id=GITHUB_USER_ID, token=USER_TOKEN)
+    installing.sees(installation, None if user_sees is None else repositories(github, user_sees))
+    return installing
 
 
 def callback(client, state, *, request_meta: dict | None = None, **params):
@@ -74,8 +82,8 @@ def install(user, **params):
     return complete(user, pending_completion(user, **params))
 
 
-def requested_paths(github: GitHubStub) -> list[str]:
-    return [urlparse(call.request.url).path for call in github.mock.calls]
+def requested_paths(github: GitHub) -> list[str]:
+    return [request.path for request in github.requests()]
 
 
 def assert_nothing_bound():
@@ -103,7 +111,7 @@ class TestInstallUrl:
         url = urlparse(response.json()["install_url"])
         assert (url.scheme, url.netloc, url.path) == ("https", "github.com", "/apps/ai-workflow-teams-test/installations/new")
         state = parse_qs(url.query)["state"][0]
-        github.accessible_installation()
+        accessible_installation(github)
         completion = callback(APIClient(), state).json()["completion"]
         assert complete(user, completion).status_code == 201
         assert OAuthToken.objects.get().user == user
@@ -141,10 +149,10 @@ class TestVictimInstallLink:
 
     def test_the_victims_frontend_cannot_complete_it_and_nothing_is_bound(self, user, other_user, github):
         attacker, victim = user, other_user
-        github.accessible_installation(repositories=[HELLO, SECRET])
+        accessible_installation(github, [HELLO, SECRET])
         state = parse_qs(urlparse(client_for(attacker).get(INSTALL_URL).json()["install_url"]).query)["state"][0]
         completion = callback(APIClient(), state).json()["completion"]
-        calls_at_the_callback = len(github.mock.calls)
+        calls_at_the_callback = github.count()
 
         response = complete(victim, completion)
 
@@ -152,7 +160,7 @@ class TestVictimInstallLink:
         assert set(response.json()) == {"error", "detail"}
         assert_nothing_bound()
         assert_unspent(completion)
-        assert len(github.mock.calls) == calls_at_the_callback  # refused before GitHub is asked
+        assert github.count() == calls_at_the_callback  # refused before GitHub is asked
 
     def test_the_state_users_jwt_would_bind_but_that_user_never_receives_the_completion(self, user, other_user, github):
         """The contract binds a completion for the user its state names, so A's JWT with the
@@ -162,7 +170,7 @@ class TestVictimInstallLink:
         nothing pending or bound). A could bind V's installation only if V handed A the
         completion; V's own frontend, which is what receives it, gets a 403."""
         attacker, victim = user, other_user
-        github.accessible_installation()
+        accessible_installation(github)
         completion = pending_completion(attacker)  # the answer to the victim's browser
         assert complete(victim, completion).status_code == 403
         assert client_for(attacker).get(GITHUB_LIST).json()["integrations"] == []
@@ -177,7 +185,7 @@ class TestVictimInstallLink:
 
         assert response.status_code == 403
         assert_nothing_stored()
-        assert len(github.mock.calls) == 0
+        assert github.requests() == []
 
 
 class TestEnumeration:
@@ -185,9 +193,11 @@ class TestEnumeration:
     def test_an_installation_the_users_token_cannot_see_is_a_403_without_asking_the_app(
         self, client, user, github, app_status
     ):
-        github.oauth_exchange()
-        github.user_installations([111, 222])
-        github.installation(status=app_status)
+        installing = github.user(token=USER_TOKEN)
+        for other in (111, 222):
+            installing.sees(github.installation(other))
+        if app_status == 200:
+            github.installation(INSTALLATION_ID)
 
         response = callback(client, install_state_issue(user=user))
 
@@ -198,17 +208,16 @@ class TestEnumeration:
 
     def test_the_state_stays_usable_after_the_refusal(self, client, user, github):
         state = install_state_issue(user=user)
-        github.oauth_exchange()
-        github.user_installations([111])
+        installing = github.user(token=USER_TOKEN)
+        installing.sees(github.installation(111))
         assert callback(client, state).status_code == 403
 
-        github.mock.reset()
-        github.accessible_installation()
+        installing.sees(github.installation(INSTALLATION_ID, repositories=repositories(github, [HELLO])))
 
         assert callback(client, state).status_code == 200
 
     def test_ownership_is_proved_before_the_app_is_asked(self, client, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
 
         callback(client, install_state_issue(user=user))
 
@@ -219,7 +228,7 @@ class TestEnumeration:
 
 class TestCallback:
     def test_a_verified_install_answers_a_pending_completion_and_binds_nothing(self, client, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
 
         response = callback(client, install_state_issue(user=user))
 
@@ -238,7 +247,7 @@ class TestCallback:
         assert pending.completed_at is None
 
     def test_the_completion_is_opaque_and_stored_only_as_its_digest(self, client, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
 
         completion = callback(client, install_state_issue(user=user)).json()["completion"]
 
@@ -250,7 +259,7 @@ class TestCallback:
         assert hashlib.sha256(completion.encode()).hexdigest() in row
 
     def test_the_users_tokens_wait_encrypted_with_their_expiry(self, client, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
         callback(client, install_state_issue(user=user))
 
         with connection.cursor() as cursor:
@@ -264,7 +273,7 @@ class TestCallback:
         assert pending.access_token_expires_at - pending.created_at == pytest.approx(timedelta(hours=8), abs=timedelta(seconds=5))
 
     def test_the_user_token_never_reaches_the_response(self, client, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
 
         response = callback(client, install_state_issue(user=user))
 
@@ -276,11 +285,11 @@ class TestCallback:
         assert response.status_code == 202
         assert response.json() == {"status": "requested"}
         assert_nothing_stored()
-        assert len(github.mock.calls) == 0
+        assert github.requests() == []
 
     def test_redirects_to_the_frontend_with_the_completion(self, client, user, github, settings):
         settings.FRONTEND_URL = "https://app.example.com/integrations"
-        github.accessible_installation()
+        accessible_installation(github)
 
         response = callback(client, install_state_issue(user=user))
 
@@ -300,30 +309,30 @@ class TestCallback:
         assert response["Location"] == "https://app.example.com/integrations?tab=github&status=requested"
 
     def test_a_relaying_frontend_may_send_the_same_users_jwt(self, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
 
         assert callback(client_for(user), install_state_issue(user=user)).status_code == 200
 
     def test_enterprise_server_api_base_url_is_used(self, user, github, settings):
         settings.GITHUB_API_BASE_URL = "https://ghe.example.com/api/v3"
         settings.GITHUB_BASE_URL = "https://ghe.example.com"
-        github.accessible_installation()
+        accessible_installation(github)
 
         assert install(user).status_code == 201
-        assert {urlparse(call.request.url).hostname for call in github.mock.calls} == {"ghe.example.com"}
+        assert {urlparse(request.url).hostname for request in github.requests()} == {"ghe.example.com"}
 
     def test_the_app_jwt_is_sent_to_confirm_the_installation(self, client, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
 
         callback(client, install_state_issue(user=user))
 
-        request = next(call.request for call in github.mock.calls if call.request.url.endswith(f"/app/installations/{INSTALLATION_ID}"))
+        request = github.requests("GET", INSTALLATION)[0]
         assert request.headers["Authorization"].startswith("Bearer ey")
 
 
 class TestComplete:
     def test_binds_the_installation_its_repositories_and_the_connection(self, user, github):
-        github.accessible_installation(repositories=[HELLO, SECRET])
+        accessible_installation(github, [HELLO, SECRET])
 
         response = install(user)
 
@@ -349,7 +358,7 @@ class TestComplete:
         assert set(RepositoryAccess.objects.values_list("connection", "repository_id")) == {(token.pk, 1), (token.pk, 2)}
 
     def test_the_completion_is_spent_and_gives_its_tokens_to_the_connection(self, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
 
         install(user)
 
@@ -358,7 +367,7 @@ class TestComplete:
         assert (pending.access_token, pending.refresh_token) == (None, None)
 
     def test_the_user_token_is_encrypted_at_rest(self, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
         install(user)
 
         with connection.cursor() as cursor:
@@ -369,27 +378,25 @@ class TestComplete:
         assert stored[1].startswith("gAAAAA")  # a Fernet token, not the ghr_ secret
 
     def test_the_user_token_never_reaches_the_response(self, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
 
         response = install(user)
 
         assert USER_TOKEN not in response.content.decode()
 
     def test_the_users_own_token_is_asked_which_repositories_they_see(self, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
 
         install(user)
 
-        path = f"/user/installations/{INSTALLATION_ID}/repositories"
-        request = next(call.request for call in github.mock.calls if urlparse(call.request.url).path == path)
+        request = github.requests("GET", USER_REPOSITORIES)[0]
         assert request.headers["Authorization"] == f"token {USER_TOKEN}"
 
     def test_update_refreshes_repositories_and_reactivates_a_revoked_token(self, user, github):
-        github.accessible_installation(repositories=[repository(1, "Codertocat/one")])
+        accessible_installation(github, ["Codertocat/one"])
         install(user)
         OAuthToken.objects.update(is_active=False)
-        github.mock.reset()
-        github.accessible_installation(repositories=[repository(2, "Codertocat/two")])
+        github.installations[INSTALLATION_ID].repositories = repositories(github, ["Codertocat/two"])
 
         response = install(user, setup_action="update")
 
@@ -401,7 +408,7 @@ class TestComplete:
         assert token.credential_data["setup_action"] == "update"
 
     def test_requires_authentication(self, anon, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
         completion = pending_completion(user)
 
         response = anon.post(COMPLETE, {"completion": completion}, format="json")
@@ -422,10 +429,10 @@ class TestComplete:
 
         assert response.status_code == 400
         assert set(response.json()) == {"error", "detail"}
-        assert len(github.mock.calls) == 0
+        assert github.requests() == []
 
     def test_a_spent_completion_is_refused(self, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
         completion = pending_completion(user)
         assert complete(user, completion).status_code == 201
 
@@ -437,7 +444,7 @@ class TestComplete:
 
     @pytest.mark.parametrize("seconds, expected", [(599, 201), (601, 400)])
     def test_a_completion_lasts_ten_minutes(self, user, github, seconds, expected):
-        github.accessible_installation()
+        accessible_installation(github)
         with freeze_time() as frozen:
             completion = pending_completion(user)
             frozen.tick(timedelta(seconds=seconds))
@@ -450,7 +457,7 @@ class TestComplete:
             assert_nothing_bound()
 
     def test_another_users_jwt_is_refused_and_the_completion_stays_usable(self, user, other_user, github):
-        github.accessible_installation()
+        accessible_installation(github)
         completion = pending_completion(user)
 
         refused = complete(other_user, completion)
@@ -464,11 +471,9 @@ class TestComplete:
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_completions_bind_once(user, github):
-    github.accessible_installation(repositories=[HELLO, SECRET])
+    accessible_installation(github, [HELLO, SECRET])
     completion = pending_completion(user)
-    github.mock.reset()
-    github.repositories(repositories=[HELLO, SECRET])
-    github.user_repositories(repositories=[HELLO, SECRET], delay=0.3)  # every thread is past the checks before one spends
+    github.slow(0.3, "GET", USER_REPOSITORIES)  # every thread is past the checks before one spends
 
     statuses = run_at_once(lambda: complete(user, completion).status_code)
 
@@ -479,7 +484,7 @@ def test_concurrent_completions_bind_once(user, github):
 
 class TestRepositoryAccess:
     def test_a_collaborator_reaches_only_the_repository_they_see(self, user, github):
-        github.accessible_installation(repositories=[HELLO, SECRET], user_repositories=[HELLO])
+        accessible_installation(github, [HELLO, SECRET], user_sees=[HELLO])
 
         response = install(user)
 
@@ -491,11 +496,11 @@ class TestRepositoryAccess:
         assert [repo["full_name"] for repo in listed[0]["installation"]["repositories"]] == ["Codertocat/Hello-World"]
 
     def test_each_connection_lists_its_own_repositories(self, user, other_user, github):
-        github.accessible_installation(repositories=[HELLO, SECRET], user_repositories=[HELLO])
+        accessible_installation(github, [HELLO, SECRET], user_sees=[HELLO])
         install(user)
-        github.mock.reset()
-        github.accessible_installation(repositories=[HELLO, SECRET], user_repositories=[SECRET])
-        install(other_user)
+        someone_else = github.user(login="Octocat", id=583231, code="def456")
+        someone_else.sees(github.installations[INSTALLATION_ID], repositories(github, [SECRET]))
+        install(other_user, code="def456")
 
         mine = client_for(user).get(GITHUB_LIST).json()["integrations"][0]["installation"]
         theirs = client_for(other_user).get(GITHUB_LIST).json()["integrations"][0]["installation"]
@@ -506,16 +511,14 @@ class TestRepositoryAccess:
         assert set(mine) == set(theirs) == shape
 
     def test_the_stored_refresh_token_renews_the_users_access_later(self, user, github):
-        github.accessible_installation(repositories=[HELLO, SECRET], user_repositories=[HELLO])
+        installing = accessible_installation(github, [HELLO, SECRET], user_sees=[HELLO])
         install(user)
-        github.mock.reset()
-        github.oauth_refresh()
-        github.user_repositories(repositories=[HELLO, SECRET])
+        installing.sees(github.installations[INSTALLATION_ID])  # granted the other repository since
 
         with freeze_time(timedelta(hours=9)):
             repository_access_sync(connection=OAuthToken.objects.get())
 
-        assert OAuthToken.objects.get().access_token == REFRESHED_USER_TOKEN
+        assert OAuthToken.objects.get().access_token == installing.token != USER_TOKEN
         assert RepositoryAccess.objects.count() == 2
 
 
@@ -528,7 +531,7 @@ class TestCallbackState:
         assert response.status_code == 400
         assert "not one this server issued" in response.json()["error"]
         assert_nothing_stored()
-        assert len(github.mock.calls) == 0
+        assert github.requests() == []
 
     def test_expired_state_is_refused(self, client, user, github):
         with freeze_time("2026-01-01 10:00:00"):
@@ -539,10 +542,10 @@ class TestCallbackState:
         assert response.status_code == 400
         assert "expired" in response.json()["error"]
         assert_nothing_stored()
-        assert len(github.mock.calls) == 0
+        assert github.requests() == []
 
     def test_reused_state_is_refused(self, client, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
         state = install_state_issue(user=user)
         assert callback(client, state).status_code == 200
 
@@ -551,6 +554,19 @@ class TestCallbackState:
         assert response.status_code == 400
         assert "already been used" in response.json()["error"]
         assert PendingInstallCompletion.objects.count() == 1
+
+    def test_a_reused_state_is_refused_before_github_is_asked(self, client, user, github):
+        """Spending the state again would fail at the end anyway; refused first, a replayed state
+        gets no code exchanged and no installation read at GitHub on its behalf."""
+        accessible_installation(github)
+        state = install_state_issue(user=user)
+        assert callback(client, state).status_code == 200
+        asked = github.count()
+
+        response = callback(client, state)
+
+        assert response.status_code == 400
+        assert github.count() == asked
 
     def test_state_of_a_deactivated_user_is_refused(self, client, user):
         state = install_state_issue(user=user)
@@ -588,7 +604,7 @@ class TestCallbackParameters:
 
         assert response.status_code == 400
         assert_nothing_stored()
-        assert len(github.mock.calls) == 0
+        assert github.requests() == []
 
     def test_garbage_jwt_on_the_callback_is_a_401(self, client, user, github):
         response = client.get(
@@ -612,9 +628,8 @@ class TestCallbackParameters:
 
 class TestCallbackVerification:
     def test_an_installation_the_app_does_not_know_is_a_404(self, client, user, github):
-        github.oauth_exchange()
-        github.user_installations([INSTALLATION_ID])
-        github.installation(status=404)
+        accessible_installation(github)
+        github.fail("GET", INSTALLATION, 404)  # uninstalled while the user came back from GitHub
 
         response = callback(client, install_state_issue(user=user))
 
@@ -622,9 +637,9 @@ class TestCallbackVerification:
         assert_nothing_stored()
 
     def test_failing_code_exchange_is_a_400(self, client, user, github):
-        github.oauth_exchange(body={"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."})
+        accessible_installation(github)
 
-        response = callback(client, install_state_issue(user=user))
+        response = callback(client, install_state_issue(user=user), code="expired-code")
 
         assert response.status_code == 400
         assert response.json()["detail"] == {"reason": "bad_verification_code"}
@@ -635,7 +650,7 @@ class TestCallbackVerification:
 
         assert response.status_code == 400
         assert_nothing_stored()
-        assert len(github.mock.calls) == 0
+        assert github.requests() == []
 
     def test_without_client_credentials_production_refuses_before_github_is_asked(self, client, user, github, settings):
         settings.GITHUB_CLIENT_ID = ""
@@ -645,13 +660,12 @@ class TestCallbackVerification:
         assert response.status_code == 403
         assert "not configured" in response.json()["error"]
         assert_nothing_stored()
-        assert len(github.mock.calls) == 0
+        assert github.requests() == []
 
     def test_without_client_credentials_debug_binds_the_whole_installation_on_the_state_alone(self, user, github, settings):
         settings.GITHUB_CLIENT_ID = ""
         settings.DEBUG = True
-        github.installation()
-        github.repositories(repositories=[HELLO, SECRET])
+        github.installation(INSTALLATION_ID, repositories=repositories(github, [HELLO, SECRET]))
 
         completion = pending_completion(user, code=None)
 
@@ -665,9 +679,8 @@ class TestCallbackVerification:
 class TestCallbackGitHubFailures:
     @pytest.mark.parametrize("status, expected", [(500, 502), (502, 502), (503, 502)])
     def test_github_server_error_is_a_502_and_stores_nothing(self, client, user, github, status, expected):
-        github.oauth_exchange()
-        github.user_installations([INSTALLATION_ID])
-        github.installation(status=status)
+        accessible_installation(github)
+        github.fail("GET", INSTALLATION, status)
 
         response = callback(client, install_state_issue(user=user))
 
@@ -677,42 +690,33 @@ class TestCallbackGitHubFailures:
 
     def test_github_timeout_is_a_503_and_the_state_stays_usable(self, client, user, github):
         state = install_state_issue(user=user)
-        github.oauth_exchange()
-        github.user_installations([INSTALLATION_ID])
-        github.installation_unreachable()
+        accessible_installation(github)
+        github.fail("GET", INSTALLATION, error=requests.ConnectTimeout("timed out"))
 
         assert callback(client, state).status_code == 503
         assert_nothing_stored()
 
-        github.mock.reset()
-        github.accessible_installation()
         assert callback(client, state).status_code == 200
 
     def test_a_failing_user_installations_list_is_a_502(self, client, user, github):
-        github.oauth_exchange()
-        github.mock.get(api_url("/user"), json={"login": GITHUB_LOGIN, "id": GITHUB_USER_ID})
-        github.mock.get(api_url("/user/installations"), json={"message": "boom"}, status=500)
+        accessible_installation(github)
+        github.fail("GET", "/user/installations", 500)
 
         response = callback(client, install_state_issue(user=user))
 
         assert response.status_code == 502
         assert_nothing_stored()
 
-    def test_code_exchange_unreachable_is_a_503(self, client, user, github, settings):
-        github.mock.post(f"{settings.GITHUB_BASE_URL}/login/oauth/access_token", body=requests.ConnectionError("refused"))
+    def test_code_exchange_unreachable_is_a_503(self, client, user, github):
+        github.fail("POST", "/login/oauth/access_token", error=requests.ConnectionError("refused"))
 
         assert callback(client, install_state_issue(user=user)).status_code == 503
         assert_nothing_stored()
 
     def test_rate_limited_github_is_a_503_with_retry_after(self, client, user, github):
-        github.oauth_exchange()
-        github.user_installations([INSTALLATION_ID])
-        github.mock.get(
-            api_url(f"/app/installations/{INSTALLATION_ID}"),
-            json={"message": "API rate limit exceeded"},
-            status=403,
-            headers={"X-RateLimit-Remaining": "0", "Retry-After": "30"},
-        )
+        accessible_installation(github)
+        rate_limited = {"X-RateLimit-Remaining": "0", "Retry-After": "30"}
+        github.fail("GET", INSTALLATION, 403, json={"message": "API rate limit exceeded"}, headers=rate_limited)
 
         response = callback(client, install_state_issue(user=user))
 
@@ -721,9 +725,8 @@ class TestCallbackGitHubFailures:
         assert_nothing_stored()
 
     def test_a_wrong_app_key_is_a_502_without_leaking_the_jwt(self, client, user, github):
-        github.oauth_exchange()
-        github.user_installations([INSTALLATION_ID])
-        github.mock.get(api_url(f"/app/installations/{INSTALLATION_ID}"), json={"message": "Bad credentials"}, status=401)
+        accessible_installation(github)
+        github.fail("GET", INSTALLATION, 401, json={"message": "Bad credentials"})
 
         response = callback(client, install_state_issue(user=user))
 
@@ -731,23 +734,20 @@ class TestCallbackGitHubFailures:
         assert "ey" not in response.json()["error"]
 
 
-def installation_token_fails(github: GitHubStub):
-    github.mock.post(api_url(f"/app/installations/{INSTALLATION_ID}/access_tokens"), json={"message": "boom"}, status=500)
+def installation_token_fails(github: GitHub):
+    github.fail("POST", f"{INSTALLATION}/access_tokens", 500, times=None)
 
 
-def installation_repositories_unreachable(github: GitHubStub):
-    github.repositories()
-    github.mock.replace("GET", api_url("/installation/repositories"), body=requests.ConnectTimeout("timed out"))
+def installation_repositories_unreachable(github: GitHub):
+    github.fail("GET", "/installation/repositories", error=requests.ConnectTimeout("timed out"), times=None)
 
 
-def user_repositories_fail(github: GitHubStub):
-    github.repositories()
-    github.user_repositories(status=502)
+def user_repositories_fail(github: GitHub):
+    github.fail("GET", USER_REPOSITORIES, 502, times=None)
 
 
-def user_repositories_unreachable(github: GitHubStub):
-    github.repositories()
-    github.mock.get(api_url(f"/user/installations/{INSTALLATION_ID}/repositories"), body=requests.ConnectionError("refused"))
+def user_repositories_unreachable(github: GitHub):
+    github.fail("GET", USER_REPOSITORIES, error=requests.ConnectionError("refused"), times=None)
 
 
 class TestCompleteGitHubFailures:
@@ -761,9 +761,8 @@ class TestCompleteGitHubFailures:
         ],
     )
     def test_a_failure_binds_nothing_and_the_completion_stays_usable(self, user, github, failure, expected):
-        github.accessible_installation()
+        accessible_installation(github)
         completion = pending_completion(user)
-        github.mock.reset()
         failure(github)
 
         response = complete(user, completion)
@@ -772,18 +771,13 @@ class TestCompleteGitHubFailures:
         assert set(response.json()) == {"error", "detail"}
         assert_nothing_bound()
         assert_unspent(completion)
-        github.mock.reset()
-        github.accessible_installation()
+        github.recover()
         assert complete(user, completion).status_code == 201
 
     def test_a_user_token_github_no_longer_accepts_is_a_403(self, user, github):
-        github.accessible_installation()
+        installing = accessible_installation(github)
         completion = pending_completion(user)
-        github.mock.reset()
-        github.repositories()
-        github.mock.get(
-            api_url(f"/user/installations/{INSTALLATION_ID}/repositories"), json={"message": "Bad credentials"}, status=401
-        )
+        installing.revoke()
 
         response = complete(user, completion)
 
@@ -842,7 +836,7 @@ class TestCallbackThrottle:
 
 class TestPurge:
     def test_completions_go_a_day_after_they_expire(self, user, github):
-        github.accessible_installation()
+        accessible_installation(github)
         with freeze_time(timedelta(days=-2)):
             pending_completion(user)
         with freeze_time(timedelta(hours=-2)):

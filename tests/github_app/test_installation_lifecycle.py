@@ -7,8 +7,8 @@ import pytest
 from github_app.models import Installation, InstallationRepository, WebhookDelivery
 from integrations.models import OAuthToken
 from tests.conftest import github_connection
-from tests.github_app.github_stub import GitHubStub, repository
 from tests.github_app.webhooks import fixture_body, post_webhook
+from tests.github_double import repository_summary
 
 
 @pytest.fixture
@@ -65,20 +65,19 @@ def test_new_permissions_accepted_updates_permissions(deliver):
 
 def test_repositories_added_and_removed(deliver):
     deliver("installation__created")
-    deliver("installation_repositories__added", {"repositories_added": [repository(7, "Codertocat/seven", True)]})
+    deliver("installation_repositories__added", {"repositories_added": [repository_summary(7, "Codertocat/seven", True)]})
     assert set(InstallationRepository.objects.values_list("full_name", flat=True)) == {"Codertocat/Hello-World", "Codertocat/seven"}
 
     removed = json.loads(fixture_body("installation_repositories__removed"))
     deliver("installation_repositories__removed", {
-        "installation": {**removed["installation"], "id": 957387}, "repositories_removed": [repository(7, "Codertocat/seven")],
+        "installation": {**removed["installation"], "id": 957387}, "repositories_removed": [repository_summary(7, "Codertocat/seven")],
     })
     assert list(InstallationRepository.objects.values_list("full_name", flat=True)) == ["Codertocat/Hello-World"]
 
 
-def test_selection_becoming_all_resyncs_every_repository_from_github(deliver, github_http):
-    github = GitHubStub(github_http)
-    github.installation(957387, repository_selection="all")
-    github.repositories(957387, [repository(1, "Codertocat/one"), repository(2, "Codertocat/two")])
+def test_selection_becoming_all_resyncs_every_repository_from_github(deliver, github):
+    repositories = [github.repository("Codertocat/one", id=1), github.repository("Codertocat/two", id=2)]
+    github.installation(957387, repository_selection="all", repositories=repositories)
     deliver("installation__created")
 
     delivery = deliver("installation_repositories__added", {"repository_selection": "all"})

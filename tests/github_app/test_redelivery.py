@@ -5,21 +5,12 @@ import io
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from responses import matchers
 
 from github_app.models import DeliveryLogPosition, RedeliveryRequest, WebhookDelivery
 from github_app.webhooks.redelivery import MAX_PAGES_PER_PASS
 from github_app.webhooks.tasks import deliveries_redeliver_missed
-from tests.github_app.github_stub import (
-    api_url,
-    delivery_log,
-    delivery_log_pages_asked,
-    hook_delivery,
-    log_cursor,
-    redeliveries_accepted,
-    redeliveries_asked,
-)
 from tests.github_app.webhooks import fixture_body, post_webhook
+from tests.github_double import GitHub
 
 pytestmark = pytest.mark.django_db
 Status = WebhookDelivery.Status
@@ -35,6 +26,29 @@ RATE_LIMITED = {
         "headers": {"Retry-After": "60"},
     },
 }
+
+
+LOG = "/app/hook/deliveries"
+
+
+def attempts(entry_id: int) -> str:
+    return f"{LOG}/{entry_id}/attempts"
+
+
+def log_pages_asked(github) -> list[str | None]:
+    """The `cursor` of each request for a page of the log, in order (None: the newest page)."""
+    return [request.query.get("cursor") for request in github.requests("GET", LOG)]
+
+
+def paged_log(github, pages: list[list[tuple]]) -> list[list[dict]]:
+    """The App's delivery log in `pages` of equal size, newest first: each entry is
+    (entry id, GUID, hook_delivery's keyword arguments)."""
+    github.hook_log_page_size = len(pages[0])
+    return [[github.hook_delivery(entry_id, guid, **options) for entry_id, guid, options in page] for page in pages]
+
+
+def cursor_after(page: list[dict]) -> str:
+    return GitHub.hook_log_cursor(page[-1])
 
 
 def redeliver_missed(*args: str) -> str:
@@ -62,24 +76,21 @@ def deliver(client, db, django_capture_on_commit_callbacks):
 
 class TestWhatIsRedelivered:
     def test_a_delivery_github_failed_to_send_is_redelivered_and_processed_and_nothing_else_is_redelivered(
-        self, github_http, deliver
+        self, github, deliver
     ):
         deliver("stored-but-logged-as-timed-out")
         deliver("delivered")
-        delivery_log(github_http, [[
-            hook_delivery(9, "rescued-by-a-redelivery", status_code=200, minutes_ago=1, redelivery=True),
-            hook_delivery(8, "answered-503", status_code=503, minutes_ago=2),
-            hook_delivery(7, "sent-while-we-were-down", status_code=0, minutes_ago=3, event="issues", action="opened"),
-            hook_delivery(6, "stored-but-logged-as-timed-out", status_code=0, minutes_ago=4),
-            hook_delivery(5, "delivered", status_code=202, minutes_ago=5),
-            hook_delivery(4, "rescued-by-a-redelivery", status_code=503, minutes_ago=6),
-        ]])
-        redeliveries_accepted(github_http)
+        github.hook_delivery(9, "rescued-by-a-redelivery", status_code=200, minutes_ago=1, redelivery=True)
+        github.hook_delivery(8, "answered-503", status_code=503, minutes_ago=2)
+        github.hook_delivery(7, "sent-while-we-were-down", status_code=0, minutes_ago=3, event="issues", action="opened")
+        github.hook_delivery(6, "stored-but-logged-as-timed-out", status_code=0, minutes_ago=4)
+        github.hook_delivery(5, "delivered", status_code=202, minutes_ago=5)
+        github.hook_delivery(4, "rescued-by-a-redelivery", status_code=503, minutes_ago=6)
 
         out = redeliver_missed()
 
-        assert redeliveries_asked(github_http) == [8, 7]
-        assert all(call.request.headers["Authorization"].startswith("Bearer ey") for call in github_http.calls), "App JWT"
+        assert github.redeliveries_asked() == [8, 7]
+        assert all(request.headers["Authorization"].startswith("Bearer ey") for request in github.requests()), "App JWT"
         assert "Asked to redeliver answered-503 pull_request.opened (failed: Invalid HTTP Response: 503, 503)" in out
         assert "Asked to redeliver sent-while-we-were-down issues.opened (failed: timed out, 0)" in out
         assert "Read 6 log entries: 2 redelivery(ies) asked, 1 skipped as stored, 0 skipped as asked before." in out
@@ -94,199 +105,166 @@ class TestWhatIsRedelivered:
         assert (redelivered.status, redelivered.attempts) == (Status.PROCESSED, 1)
         assert WebhookDelivery.objects.get(delivery_id="sent-while-we-were-down").status == Status.PROCESSED
 
-    def test_a_delivery_is_asked_for_once_even_when_its_redelivery_fails_too(self, github_http):
-        delivery_log(github_http, [[hook_delivery(1, "lost", status_code=503)]])
-        redeliveries_accepted(github_http)
+    def test_a_delivery_is_asked_for_once_even_when_its_redelivery_fails_too(self, github):
+        github.hook_delivery(1, "lost", status_code=503)
         redeliver_missed()
-        github_http.reset()
-        delivery_log(github_http, [[
-            hook_delivery(2, "lost", status_code=503, minutes_ago=1, redelivery=True),
-            hook_delivery(1, "lost", status_code=503),
-        ]])
-        redeliveries_accepted(github_http)
+        github.forget_requests()
+        github.hook_delivery(2, "lost", status_code=503, minutes_ago=1, redelivery=True)
 
         out = redeliver_missed()
 
-        assert redeliveries_asked(github_http) == []
+        assert github.redeliveries_asked() == []
         assert "Read 1 log entries: 0 redelivery(ies) asked, 0 skipped as stored, 1 skipped as asked before." in out
         assert RedeliveryRequest.objects.get().log_entry_id == 1
 
-    def test_the_first_pass_looks_back_the_configured_hours_only(self, github_http, settings):
+    def test_the_first_pass_looks_back_the_configured_hours_only(self, github, settings):
         settings.WEBHOOK_REDELIVER_LOOKBACK_HOURS = 2
-        delivery_log(github_http, [[
-            hook_delivery(2, "recent", status_code=503, minutes_ago=60),
-            hook_delivery(1, "before-the-lookback", status_code=503, minutes_ago=180),
-        ]])
-        redeliveries_accepted(github_http)
+        github.hook_delivery(2, "recent", status_code=503, minutes_ago=60)
+        github.hook_delivery(1, "before-the-lookback", status_code=503, minutes_ago=180)
 
         out = redeliver_missed()
 
-        assert redeliveries_asked(github_http) == [2]
+        assert github.redeliveries_asked() == [2]
         assert "Read 1 log entries" in out
         assert position().newest_entry_id == 2
 
-    def test_the_lookback_can_be_widened_for_the_first_pass(self, github_http, settings):
+    def test_the_lookback_can_be_widened_for_the_first_pass(self, github, settings):
         settings.WEBHOOK_REDELIVER_LOOKBACK_HOURS = 2
-        delivery_log(github_http, [[
-            hook_delivery(2, "recent", status_code=503, minutes_ago=60),
-            hook_delivery(1, "before-the-lookback", status_code=503, minutes_ago=180),
-        ]])
-        redeliveries_accepted(github_http)
+        github.hook_delivery(2, "recent", status_code=503, minutes_ago=60)
+        github.hook_delivery(1, "before-the-lookback", status_code=503, minutes_ago=180)
 
         redeliver_missed("--lookback-hours", "4")
 
-        assert redeliveries_asked(github_http) == [2, 1]
+        assert github.redeliveries_asked() == [2, 1]
 
-    def test_a_later_pass_reads_down_to_where_the_last_one_began_and_no_further(self, github_http):
-        delivery_log(github_http, [[hook_delivery(10, "seen", status_code=202, minutes_ago=30)]])
+    def test_a_later_pass_reads_down_to_where_the_last_one_began_and_no_further(self, github):
+        github.hook_log_page_size = 2
+        github.hook_delivery(10, "seen", status_code=202, minutes_ago=30)
         redeliver_missed()
-        github_http.reset()
-        delivery_log(github_http, [
-            [
-                hook_delivery(11, "new-failure", status_code=503, minutes_ago=1),
-                hook_delivery(10, "seen", status_code=202, minutes_ago=30),
-            ],
-            [hook_delivery(9, "older-than-the-position", status_code=503, minutes_ago=40)],
-        ])
-        redeliveries_accepted(github_http)
+        github.forget_requests()
+        github.hook_delivery(11, "new-failure", status_code=503, minutes_ago=1)
+        github.hook_delivery(9, "older-than-the-position", status_code=503, minutes_ago=40)  # on the second page
 
         out = redeliver_missed()
 
-        assert redeliveries_asked(github_http) == [11]
-        assert delivery_log_pages_asked(github_http) == [None], "the page past the position is not read"
+        assert github.redeliveries_asked() == [11]
+        assert log_pages_asked(github) == [None], "the page past the position is not read"
         assert "Read 1 log entries" in out
         assert position().newest_entry_id == 11
 
-    def test_a_refused_redelivery_is_kept_and_the_pass_goes_on(self, github_http):
-        delivery_log(github_http, [[
-            hook_delivery(3, "refused", status_code=503, minutes_ago=1),
-            hook_delivery(2, "accepted", status_code=503, minutes_ago=2),
-        ]])
-        github_http.post(api_url("/app/hook/deliveries/3/attempts"), json={"message": "Validation Failed"}, status=422)
-        redeliveries_accepted(github_http)
+    def test_a_refused_redelivery_is_kept_and_the_pass_goes_on(self, github):
+        github.hook_delivery(3, "refused", status_code=503, minutes_ago=1)
+        github.hook_delivery(2, "accepted", status_code=503, minutes_ago=2)
+        github.fail("POST", attempts(3), 422, json={"message": "Validation Failed"})
 
         out = redeliver_missed()
 
-        assert redeliveries_asked(github_http) == [3, 2]
+        assert github.redeliveries_asked() == [3, 2]
         assert "GitHub refused (422) to redeliver refused pull_request.opened" in out
         assert "2 redelivery(ies) asked (1 refused)" in out
         assert dict(RedeliveryRequest.objects.values_list("delivery_id", "refused_with")) == {"refused": 422, "accepted": None}
         assert position().newest_entry_id == 3
 
-    def test_a_dry_run_lists_without_asking_or_recording(self, github_http):
-        delivery_log(github_http, [[hook_delivery(1, "lost", status_code=503)]])
-        redeliveries_accepted(github_http)
+    def test_a_dry_run_lists_without_asking_or_recording(self, github):
+        github.hook_delivery(1, "lost", status_code=503)
 
         out = redeliver_missed("--dry-run")
 
         assert "Would ask to redeliver lost pull_request.opened" in out
         assert "1 redelivery(ies) would be asked" in out
-        assert redeliveries_asked(github_http) == []
+        assert github.redeliveries_asked() == []
         assert not RedeliveryRequest.objects.exists()
         assert DeliveryLogPosition.objects.filter(newest_entry_id__isnull=False).count() == 0
 
 
 class TestPages:
-    def test_the_pass_follows_the_cursor_over_every_page(self, github_http):
-        pages = [
-            [hook_delivery(6, "a", status_code=503, minutes_ago=1), hook_delivery(5, "ok-1", minutes_ago=2)],
-            [hook_delivery(4, "b", status_code=0, minutes_ago=3), hook_delivery(3, "ok-2", minutes_ago=4)],
-            [hook_delivery(2, "c", status_code=500, minutes_ago=5), hook_delivery(1, "ok-3", minutes_ago=6)],
-        ]
-        delivery_log(github_http, pages)
-        redeliveries_accepted(github_http)
+    def test_the_pass_follows_the_cursor_over_every_page(self, github):
+        pages = paged_log(github, [
+            [(6, "a", {"status_code": 503, "minutes_ago": 1}), (5, "ok-1", {"minutes_ago": 2})],
+            [(4, "b", {"status_code": 0, "minutes_ago": 3}), (3, "ok-2", {"minutes_ago": 4})],
+            [(2, "c", {"status_code": 500, "minutes_ago": 5}), (1, "ok-3", {"minutes_ago": 6})],
+        ])
 
         out = redeliver_missed()
 
-        assert delivery_log_pages_asked(github_http) == [None, log_cursor(pages[0]), log_cursor(pages[1])]
-        assert redeliveries_asked(github_http) == [6, 4, 2]
+        assert log_pages_asked(github) == [None, cursor_after(pages[0]), cursor_after(pages[1])]
+        assert github.redeliveries_asked() == [6, 4, 2]
         assert "Read 6 log entries: 3 redelivery(ies) asked" in out
         assert (position().newest_entry_id, position().resume_cursor) == (6, "")
 
-    def test_a_pass_reads_a_bounded_number_of_pages_and_the_next_goes_on(self, github_http):
-        pages = [
-            [hook_delivery(100 - number, f"lost-{number}", status_code=503, minutes_ago=number + 1)]
-            for number in range(MAX_PAGES_PER_PASS + 1)
-        ]
-        delivery_log(github_http, pages)
-        redeliveries_accepted(github_http)
+    def test_a_pass_reads_a_bounded_number_of_pages_and_the_next_goes_on(self, github):
+        pages = paged_log(github, [
+            [(100 - number, f"lost-{number}", {"status_code": 503, "minutes_ago": number + 1})] for number in range(MAX_PAGES_PER_PASS + 1)
+        ])
 
         out = redeliver_missed()
 
-        assert len(redeliveries_asked(github_http)) == MAX_PAGES_PER_PASS
+        assert len(github.redeliveries_asked()) == MAX_PAGES_PER_PASS
         assert "page limit reached" in out
-        assert (position().newest_entry_id, position().resume_cursor) == (None, log_cursor(pages[MAX_PAGES_PER_PASS - 1]))
+        assert (position().newest_entry_id, position().resume_cursor) == (None, cursor_after(pages[MAX_PAGES_PER_PASS - 1]))
 
-        github_http.reset()
-        delivery_log(github_http, pages[MAX_PAGES_PER_PASS:], first_cursor=log_cursor(pages[MAX_PAGES_PER_PASS - 1]))
-        redeliveries_accepted(github_http)
-
+        github.forget_requests()
         redeliver_missed()
 
-        assert redeliveries_asked(github_http) == [100 - MAX_PAGES_PER_PASS]
+        assert log_pages_asked(github) == [cursor_after(pages[MAX_PAGES_PER_PASS - 1])]
+        assert github.redeliveries_asked() == [100 - MAX_PAGES_PER_PASS]
         assert (position().newest_entry_id, position().resume_cursor) == (100, "")
 
 
 class TestGitHubFailures:
     @pytest.fixture
-    def two_pages(self):
-        return [
-            [hook_delivery(6, "a", status_code=503, minutes_ago=1), hook_delivery(5, "ok", minutes_ago=2)],
-            [hook_delivery(4, "b", status_code=503, minutes_ago=3), hook_delivery(3, "c", status_code=0, minutes_ago=4)],
-        ]
+    def two_pages(self, github):
+        return paged_log(github, [
+            [(6, "a", {"status_code": 503, "minutes_ago": 1}), (5, "ok", {"minutes_ago": 2})],
+            [(4, "b", {"status_code": 503, "minutes_ago": 3}), (3, "c", {"status_code": 0, "minutes_ago": 4})],
+        ])
 
-    def then_github_recovers(self, github_http, two_pages) -> str:
-        github_http.reset()
-        delivery_log(github_http, two_pages[1:], first_cursor=log_cursor(two_pages[0]))
-        redeliveries_accepted(github_http)
+    def then_github_recovers(self, github, two_pages) -> str:
+        github.recover()
+        github.forget_requests()
         out = redeliver_missed()
-        assert delivery_log_pages_asked(github_http) == [log_cursor(two_pages[0])], "it goes on from the unfinished page"
+        assert log_pages_asked(github) == [cursor_after(two_pages[0])], "it goes on from the unfinished page"
         assert (position().newest_entry_id, position().resume_cursor) == (6, "")
         return out
 
     @pytest.mark.parametrize("answer", RATE_LIMITED.values(), ids=RATE_LIMITED.keys())
-    def test_a_rate_limit_on_a_redelivery_stops_the_pass_and_the_next_picks_up(self, github_http, two_pages, answer):
-        delivery_log(github_http, two_pages)
-        github_http.post(api_url("/app/hook/deliveries/4/attempts"), **answer)
-        redeliveries_accepted(github_http)
+    def test_a_rate_limit_on_a_redelivery_stops_the_pass_and_the_next_picks_up(self, github, two_pages, answer):
+        github.fail("POST", attempts(4), **answer)
 
         with pytest.raises(CommandError, match="The pass stopped early: GitHub's rate limit is exhausted"):
             redeliver_missed()
 
-        assert redeliveries_asked(github_http) == [6, 4], "nothing after the rate limit is asked"
+        assert github.redeliveries_asked() == [6, 4], "nothing after the rate limit is asked"
         assert list(RedeliveryRequest.objects.values_list("delivery_id", flat=True)) == ["a"]
-        assert (position().newest_entry_id, position().resume_cursor) == (None, log_cursor(two_pages[0]))
+        assert (position().newest_entry_id, position().resume_cursor) == (None, cursor_after(two_pages[0]))
 
-        self.then_github_recovers(github_http, two_pages)
+        self.then_github_recovers(github, two_pages)
 
-        assert redeliveries_asked(github_http) == [4, 3]
+        assert github.redeliveries_asked() == [4, 3]
 
     @pytest.mark.parametrize("answer", RATE_LIMITED.values(), ids=RATE_LIMITED.keys())
-    def test_a_rate_limit_on_the_log_stops_the_pass_and_the_next_picks_up(self, github_http, two_pages, answer):
-        second_page = matchers.query_param_matcher({"per_page": "100", "cursor": log_cursor(two_pages[0])})
-        github_http.get(api_url("/app/hook/deliveries"), match=[second_page], **answer)  # met before the page itself
-        delivery_log(github_http, two_pages)
-        redeliveries_accepted(github_http)
+    def test_a_rate_limit_on_the_log_stops_the_pass_and_the_next_picks_up(self, github, two_pages, answer):
+        github.fail("GET", LOG, query={"cursor": cursor_after(two_pages[0])}, **answer)
 
         with pytest.raises(CommandError, match="rate limit"):
             redeliver_missed()
 
-        assert redeliveries_asked(github_http) == [6]
-        assert (position().newest_entry_id, position().resume_cursor) == (None, log_cursor(two_pages[0]))
+        assert github.redeliveries_asked() == [6]
+        assert (position().newest_entry_id, position().resume_cursor) == (None, cursor_after(two_pages[0]))
 
-        self.then_github_recovers(github_http, two_pages)
+        self.then_github_recovers(github, two_pages)
 
-        assert redeliveries_asked(github_http) == [4, 3]
+        assert github.redeliveries_asked() == [4, 3]
 
-    def test_the_wait_github_asks_for_is_shown(self, github_http):
-        github_http.get(api_url("/app/hook/deliveries"), **RATE_LIMITED["429 with Retry-After"])
+    def test_the_wait_github_asks_for_is_shown(self, github):
+        github.fail("GET", LOG, **RATE_LIMITED["429 with Retry-After"])
 
         with pytest.raises(CommandError, match="GitHub asks to wait 60 s"):
             redeliver_missed()
 
-    def test_a_github_error_stops_the_pass_without_moving_the_position(self, github_http):
-        delivery_log(github_http, [[hook_delivery(1, "lost", status_code=503)]])
-        github_http.post(api_url("/app/hook/deliveries/1/attempts"), json={"message": "Server Error"}, status=502)
+    def test_a_github_error_stops_the_pass_without_moving_the_position(self, github):
+        github.hook_delivery(1, "lost", status_code=503)
+        github.fail("POST", attempts(1), 502, json={"message": "Server Error"})
 
         with pytest.raises(CommandError, match="The pass stopped early: GitHub answered with an error"):
             redeliver_missed()
@@ -294,16 +272,13 @@ class TestGitHubFailures:
         assert not RedeliveryRequest.objects.exists(), "an ask that failed is asked again next pass"
         assert position().newest_entry_id is None
 
-    def test_the_beat_task_stops_quietly_and_the_next_run_picks_up(self, github_http, two_pages):
-        github_http.get(api_url("/app/hook/deliveries"), **RATE_LIMITED["429 with Retry-After"])
+    def test_the_beat_task_stops_quietly_and_the_next_run_picks_up(self, github, two_pages):
+        github.fail("GET", LOG, **RATE_LIMITED["429 with Retry-After"])
 
         assert deliveries_redeliver_missed.delay().get() == 0
 
-        github_http.reset()
-        delivery_log(github_http, two_pages)
-        redeliveries_accepted(github_http)
         assert deliveries_redeliver_missed.delay().get() == 3
-        assert redeliveries_asked(github_http) == [6, 4, 3]
+        assert github.redeliveries_asked() == [6, 4, 3]
 
 
 class TestConfiguration:
@@ -312,17 +287,16 @@ class TestConfiguration:
         with pytest.raises(CommandError, match="--lookback-hours"):
             redeliver_missed("--lookback-hours", hours)
 
-    def test_without_a_github_app_the_command_says_so(self, db, github_http, settings):
+    def test_without_a_github_app_the_command_says_so(self, db, github, settings):
         settings.GITHUB_APP_ID = ""
 
         with pytest.raises(CommandError, match="The GitHub App is not configured"):
             redeliver_missed()
         assert deliveries_redeliver_missed.delay().get() == 0
-        assert len(github_http.calls) == 0
+        assert github.requests() == []
 
-    def test_redelivery_requests_are_listed_read_only_in_the_admin(self, client, github_http, deliver):
-        delivery_log(github_http, [[hook_delivery(1, "lost", status_code=503)]])
-        redeliveries_accepted(github_http)
+    def test_redelivery_requests_are_listed_read_only_in_the_admin(self, client, github, deliver):
+        github.hook_delivery(1, "lost", status_code=503)
         redeliver_missed()
         deliver("lost")
         client.force_login(get_user_model().objects.create_superuser(username="ops", password="pw-for-ops-only"))

@@ -14,16 +14,32 @@ from github_app.webhooks.deliveries import delivery_replay
 from github_app.install.repository_access import repository_access_sync, repository_access_sync_due
 from integrations.models import OAuthToken
 from tests.conftest import github_connection
-from tests.github_app.github_stub import api_url, repository
 from tests.github_app.webhooks import fixture_body, post_webhook
+from tests.github_double import repository_summary
 
 INSTALLATION = 957387
-OAUTH = "https://github.com/login/oauth/access_token"
+USER_TOKEN = "ghu_user"  # github_connection's
 
 
-def user_sees(github_http, installation_id: int, repositories: list[dict], *, status: int = 200):
-    body = {"total_count": len(repositories), "repositories": repositories} if status == 200 else {"message": "Bad credentials"}
-    return github_http.get(api_url(f"/user/installations/{installation_id}/repositories"), json=body, status=status)
+def user_repositories(installation_id: int) -> str:
+    return f"/user/installations/{installation_id}/repositories"
+
+
+@pytest.fixture
+def github_account(github):
+    """The GitHub account behind every connection here: github_connection gives them its token."""
+    return github.user(token=USER_TOKEN)
+
+
+@pytest.fixture
+def user_sees(github, github_account):
+    """At GitHub, the installation covers `repositories` ({id: owner/name}), and the account sees them all."""
+
+    def sees(installation_id: int, repositories: dict[int, str]) -> None:
+        covered = [github.repository(full_name, id=repository_id) for repository_id, full_name in repositories.items()]
+        github_account.sees(github.installation(installation_id, repositories=covered))
+
+    return sees
 
 
 def names(connection) -> list[str]:
@@ -53,40 +69,41 @@ def connection(user):
 
 
 class TestSync:
-    def test_the_set_is_what_the_users_own_token_sees(self, connection, github_http):
-        listing = user_sees(github_http, INSTALLATION, [repository(7, "Codertocat/seven")])
+    def test_the_set_is_what_the_users_own_token_sees(self, connection, github, user_sees):
+        user_sees(INSTALLATION, {7: "Codertocat/seven"})
 
         assert repository_access_sync(connection=connection) == 1
 
         assert names(connection) == ["Codertocat/seven"]
-        assert listing.calls[0].request.headers["Authorization"] == "token ghu_user"
+        assert github.requests("GET", user_repositories(INSTALLATION))[0].headers["Authorization"] == f"token {USER_TOKEN}"
         connection.refresh_from_db()
         assert connection.synced_at is not None
 
-    def test_an_expired_user_token_is_refreshed_first_and_kept_encrypted(self, connection, github_http):
-        connection.refresh_token = "ghr_old"
+    def test_an_expired_user_token_is_refreshed_first_and_kept_encrypted(self, connection, github, github_account, user_sees):
+        connection.refresh_token = github_account.refresh_token = "ghr_old"
         connection.access_token_expires_at = timezone.now() + timedelta(minutes=1)  # inside the refresh margin
         connection.save()
-        refresh = github_http.post(OAUTH, json={"access_token": "ghu_new", "refresh_token": "ghr_new", "expires_in": 28800})
-        listing = user_sees(github_http, INSTALLATION, [repository(1296269, "Codertocat/Hello-World")])
+        user_sees(INSTALLATION, {1296269: "Codertocat/Hello-World"})
 
         repository_access_sync(connection=connection)
 
-        assert "grant_type=refresh_token" in refresh.calls[0].request.body and "refresh_token=ghr_old" in refresh.calls[0].request.body
-        assert listing.calls[0].request.headers["Authorization"] == "token ghu_new"
+        grant = github.requests("POST", "/login/oauth/access_token")[0].form()
+        assert (grant["grant_type"], grant["refresh_token"]) == ("refresh_token", "ghr_old")
+        renewed = (github_account.token, github_account.refresh_token)
+        assert github.requests("GET", user_repositories(INSTALLATION))[0].headers["Authorization"] == f"token {renewed[0]}"
         stored = OAuthToken.objects.get(pk=connection.pk)
-        assert (stored.access_token, stored.refresh_token) == ("ghu_new", "ghr_new")
+        assert (stored.access_token, stored.refresh_token) == renewed and renewed != (USER_TOKEN, "ghr_old")
         with database.cursor() as cursor:
             cursor.execute("SELECT access_token, refresh_token FROM integrations_oauthtoken WHERE id = %s", [connection.pk.hex])
-            assert not {"ghu_new", "ghr_new"} & set(cursor.fetchone())
+            assert not set(renewed) & set(cursor.fetchone())
 
     @pytest.mark.parametrize("refusal", ["refresh", "listing"])
-    def test_a_token_github_refuses_leaves_no_access_at_all(self, connection, github_http, refusal):
-        if refusal == "refresh":
+    def test_a_token_github_refuses_leaves_no_access_at_all(self, connection, github_account, user_sees, refusal):
+        user_sees(INSTALLATION, {1296269: "Codertocat/Hello-World"})
+        if refusal == "refresh":  # a refresh token GitHub never issued, or one spent already
             OAuthToken.objects.filter(pk=connection.pk).update(access_token_expires_at=timezone.now(), refresh_token="ghr_spent")
-            github_http.post(OAUTH, json={"error": "bad_refresh_token"})
         else:
-            user_sees(github_http, INSTALLATION, [], status=401)
+            github_account.revoke()
         connection.refresh_from_db()
 
         assert repository_access_sync(connection=connection) == 0
@@ -94,27 +111,29 @@ class TestSync:
         assert names(connection) == []
         assert OAuthToken.objects.get(pk=connection.pk).credential_data["reauthorization_required"] is True
 
-    def test_an_installation_the_user_no_longer_sees_leaves_no_access(self, connection, github_http):
-        user_sees(github_http, INSTALLATION, [], status=404)
+    def test_an_installation_the_user_no_longer_sees_leaves_no_access(self, connection, github, github_account):
+        github.installation(INSTALLATION, repositories=[github.repository("Codertocat/Hello-World", id=1296269)])
 
         repository_access_sync(connection=connection)
 
         assert names(connection) == []
 
-    def test_github_down_keeps_the_set_and_raises_for_a_retry(self, connection, github_http):
-        user_sees(github_http, INSTALLATION, [], status=502)
+    def test_github_down_keeps_the_set_and_raises_for_a_retry(self, connection, github, user_sees):
+        user_sees(INSTALLATION, {})
+        github.fail("GET", user_repositories(INSTALLATION), 502)
 
         with pytest.raises(Exception):
             repository_access_sync(connection=connection)
 
         assert names(connection) == ["Codertocat/Hello-World"]
 
-    def test_beat_syncs_never_synced_connections_first_and_one_failure_holds_up_none(self, user, other_user, github_http):
+    def test_beat_syncs_never_synced_connections_first_and_one_failure_holds_up_none(self, user, other_user, github, user_sees):
         stale = github_connection(user, 1, repositories={11: "a/one"}, synced_at=timezone.now() - timedelta(days=1))
         fresh = github_connection(user, 2, repositories={21: "b/one"}, synced_at=timezone.now())
         never = github_connection(other_user, 3, repositories={31: "c/one"})
-        user_sees(github_http, 1, [], status=502)
-        user_sees(github_http, 3, [repository(32, "c/two")])
+        user_sees(1, {})
+        github.fail("GET", user_repositories(1), 502)
+        user_sees(3, {32: "c/two"})
 
         assert repository_access_sync_due() == 1
 
@@ -123,30 +142,31 @@ class TestSync:
 
 
 class TestLifecycleEvents:
-    def test_repositories_added_syncs_every_connection(self, deliver, connection, github_http):
-        user_sees(github_http, INSTALLATION, [repository(1296269, "Codertocat/Hello-World"), repository(8, "Codertocat/eight")])
+    def test_repositories_added_syncs_every_connection(self, deliver, connection, user_sees):
+        user_sees(INSTALLATION, {1296269: "Codertocat/Hello-World", 8: "Codertocat/eight"})
 
-        delivery = deliver("installation_repositories__added", {"repositories_added": [repository(8, "Codertocat/eight")]})
+        delivery = deliver("installation_repositories__added", {"repositories_added": [repository_summary(8, "Codertocat/eight")]})
 
         assert delivery.status == "processed"
         assert names(connection) == ["Codertocat/Hello-World", "Codertocat/eight"]
 
-    def test_repositories_removed_leave_every_connection_before_github_is_asked(self, deliver, connection, github_http):
-        user_sees(github_http, INSTALLATION, [], status=502)  # GitHub is down: the removal holds all the same
+    def test_repositories_removed_leave_every_connection_before_github_is_asked(self, deliver, connection, github, user_sees):
+        user_sees(INSTALLATION, {1296269: "Codertocat/Hello-World"})
+        github.fail("GET", user_repositories(INSTALLATION), 502, times=None)  # GitHub is down: the removal holds all the same
         removed = json.loads(fixture_body("installation_repositories__removed"))
 
         deliver("installation_repositories__removed", {
             "installation": {**removed["installation"], "id": INSTALLATION},
-            "repositories_removed": [repository(1296269, "Codertocat/Hello-World")],
+            "repositories_removed": [repository_summary(1296269, "Codertocat/Hello-World")],
         })
 
         assert names(connection) == []
 
-    def test_a_repositories_event_does_not_unsuspend(self, deliver, connection, github_http):
+    def test_a_repositories_event_does_not_unsuspend(self, deliver, connection, user_sees):
         Installation.objects.filter(installation_id=INSTALLATION).update(suspended_at=timezone.now())
-        user_sees(github_http, INSTALLATION, [repository(1296269, "Codertocat/Hello-World")])
+        user_sees(INSTALLATION, {1296269: "Codertocat/Hello-World"})
 
-        deliver("installation_repositories__added", {"repositories_added": [repository(8, "Codertocat/eight")]})
+        deliver("installation_repositories__added", {"repositories_added": [repository_summary(8, "Codertocat/eight")]})
 
         assert Installation.objects.get(installation_id=INSTALLATION).suspended_at is not None
 
@@ -188,9 +208,9 @@ class TestOrdering:
         removed = json.loads(fixture_body("installation_repositories__removed"))
         with freeze_time(timezone.now() - timedelta(minutes=5)):
             removal = deliver("installation_repositories__removed", {
-                "installation": {**removed["installation"], "id": INSTALLATION}, "repositories_removed": [repository(7, "Codertocat/seven")],
+                "installation": {**removed["installation"], "id": INSTALLATION}, "repositories_removed": [repository_summary(7, "Codertocat/seven")],
             })
-        deliver("installation_repositories__added", {"repositories_added": [repository(7, "Codertocat/seven")]})
+        deliver("installation_repositories__added", {"repositories_added": [repository_summary(7, "Codertocat/seven")]})
 
         with django_capture_on_commit_callbacks(execute=True):
             delivery_replay(delivery=removal)
@@ -199,12 +219,12 @@ class TestOrdering:
         assert RepositoryAccess.objects.count() == 0
 
 
-def test_the_command_syncs_existing_connections_after_the_upgrade(user, github_http):
+def test_the_command_syncs_existing_connections_after_the_upgrade(user, user_sees):
     """Connections made before access was per repository have none until they are synced."""
     from django.core.management import call_command
 
     upgraded = github_connection(user, 4, repositories={})
-    user_sees(github_http, 4, [repository(41, "d/one")])
+    user_sees(4, {41: "d/one"})
 
     call_command("sync_repository_access")
 

@@ -1,18 +1,17 @@
 """Webhook deliveries posted end to end start exactly the expected runs."""
 
-import json
-
 import pytest
 
 from github_app.models import Installation, InstallationRepository
 from github_app.webhooks.deliveries import delivery_replay
 from tests.conftest import github_connection
-from tests.github_app.github_stub import api_url
-from tests.workflows.test_engine import INSTALLATION, REVIEW, FakeGitHub, llm_answers
+from tests.github_double import changed_file
+from tests.workflows.test_engine import INSTALLATION, REVIEW, pull_request_to_review
 from triggers.dispatch import trigger_candidates
 from triggers.models import Trigger, TriggerIndex
-from workflows.models import Conclusion, WorkflowRun
 from triggers.services import workflow_save
+from workflows.models import Conclusion, Workflow, WorkflowRun
+from workflows.services import workflow_delete
 
 REPO = "Codertocat/Hello-World"
 CONDITION = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condition": "{{ trigger.action }}"}}], "edges": []}
@@ -35,17 +34,17 @@ def test_a_pull_request_delivery_ends_in_a_completed_run(workflow, deliver):
     assert run.trigger["delivery_id"] == delivery.delivery_id and run.trigger["repository"] == REPO
 
 
-def test_the_ai_review_workflow_end_to_end(user, installation, deliver, github_http, settings):
+def test_the_ai_review_workflow_end_to_end(user, installation, deliver, github, llm, settings):
     settings.AI_BASE_URL, settings.AI_MODEL = "https://llm.test/v1", "gpt-test"
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     workflow_save(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
-    github = FakeGitHub(github_http)
-    llm_answers(github_http, (200, "Ship it."))
+    pull_request = pull_request_to_review(github)
+    llm.answers((200, "Ship it."))
 
     deliver()
 
     assert WorkflowRun.objects.get().conclusion == Conclusion.SUCCESS
-    assert [comment["body"].split("\n")[0] for comment in github.comments] == ["Ship it."]
+    assert [comment["body"].split("\n")[0] for comment in pull_request.comments] == ["Ship it."]
 
 
 @pytest.mark.parametrize(
@@ -100,6 +99,17 @@ def test_no_run_when_the_installation_is_suspended_or_the_repository_not_covered
     assert not WorkflowRun.objects.exists()
 
 
+def test_no_run_for_an_uninstalled_installation_whose_connection_is_still_active(workflow, installation, deliver):
+    """Uninstalling also revokes the connections to the installation, so that no owner is found
+    for it; the installation's own deleted_at must hold alone should a connection outlive that."""
+    installation.deleted_at = installation.updated_at
+    installation.save()
+
+    deliver()
+
+    assert not WorkflowRun.objects.exists()
+
+
 def test_a_replayed_delivery_does_not_run_a_workflow_twice(workflow, deliver, django_capture_on_commit_callbacks):
     delivery = deliver()
 
@@ -109,7 +119,7 @@ def test_a_replayed_delivery_does_not_run_a_workflow_twice(workflow, deliver, dj
     assert WorkflowRun.objects.count() == 1
 
 
-def test_inactive_and_deleted_workflows_are_not_candidates(workflow, deliver):
+def test_an_inactive_workflow_starts_no_run(workflow, deliver):
     workflow.is_active = False
     workflow.save()
 
@@ -118,16 +128,41 @@ def test_inactive_and_deleted_workflows_are_not_candidates(workflow, deliver):
     assert not WorkflowRun.objects.exists()
 
 
-def test_path_filters_on_a_pull_request_read_its_files(user, installation, deliver, github_http):
-    github_connection(user, INSTALLATION, repositories={186853002: REPO})
-    trigger = {"repository": REPO, "events": ["pull_request"], "paths": ["docs/**"]}
-    workflow_save(owner=user, name="Docs only", definition=CONDITION, triggers=[trigger])
-    github = FakeGitHub(github_http)  # the pull request changes README.md only
+def test_a_deleted_workflow_starts_no_run_even_when_switched_on_again(workflow, deliver):
+    """workflow_delete also switches the workflow off, which makes the dispatcher's deleted_at
+    guard look redundant. It is not: is_active is a switch that can be set back on (the admin's
+    workflow form edits it on any workflow, deleted or not), while deleting keeps the triggers and
+    their index rows along with the run history. Here only deleted_at tells the deleted workflow
+    apart, and it must stay silent."""
+    workflow_delete(workflow=workflow)
+    Workflow.objects.filter(pk=workflow.pk).update(is_active=True)
+    assert TriggerIndex.objects.filter(trigger__workflow=workflow, trigger__is_active=True).exists()
+
+    delivery = deliver()
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.runs_started) == ("processed", 0)
+    assert not WorkflowRun.objects.exists()
+
+
+def test_a_switched_off_trigger_starts_no_run(workflow, deliver):
+    Trigger.objects.filter(workflow=workflow).update(is_active=False)
 
     deliver()
 
     assert not WorkflowRun.objects.exists()
-    assert github.requests("GET", "/pulls/2/files") == 1 and github.requests("GET", "/pulls/2/comments") == 0
+
+
+def test_path_filters_on_a_pull_request_read_its_files(user, installation, deliver, github):
+    github_connection(user, INSTALLATION, repositories={186853002: REPO})
+    trigger = {"repository": REPO, "events": ["pull_request"], "paths": ["docs/**"]}
+    workflow_save(owner=user, name="Docs only", definition=CONDITION, triggers=[trigger])
+    pull_request_to_review(github)  # the pull request changes README.md only
+
+    deliver()
+
+    assert not WorkflowRun.objects.exists()
+    assert github.count("GET", f"/repos/{REPO}/pulls/2/files") == 1 and github.count("GET", f"/repos/{REPO}/pulls/2/comments") == 0
 
 
 def test_candidates_come_from_the_index(workflow):
@@ -136,12 +171,13 @@ def test_candidates_come_from_the_index(workflow):
     assert trigger_candidates(installation_id=999, repository_id=None, repository=REPO, event="pull_request") == []
 
 
-def test_a_push_too_long_for_its_payload_reads_its_files_from_compare(user, installation, deliver, github_http):
+def test_a_push_too_long_for_its_payload_reads_its_files_from_compare(user, installation, deliver, github):
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["push"], "branches": ["main"], "paths": ["docs/**"]}
     workflow_save(owner=user, name="Docs pushes", definition=CONDITION, triggers=[trigger])
-    github_http.post(api_url(f"/app/installations/{INSTALLATION}/access_tokens"), json={"token": "ghs_c", "expires_at": "2099-01-01T00:00:00Z"}, status=201)
-    github_http.get(api_url(f"/repos/{REPO}/compare/aaa...bbb"), json={"commits": [], "files": [{"filename": "docs/guide.md"}]})
+    repository = github.repository(REPO, id=186853002)
+    github.installation(INSTALLATION, repositories=[repository])
+    repository.compare("aaa", "bbb", files=[changed_file("docs/guide.md")], commits=21)
 
     deliver("push_5", "push", ref="refs/heads/main", before="aaa", after="bbb", commits=[{"id": str(n)} for n in range(20)])
 
@@ -194,27 +230,19 @@ def test_the_apps_own_events_start_no_run_even_with_ignore_bots_false(user, inst
     assert not WorkflowRun.objects.exists()
 
 
-def issue_comments(github_http) -> list[dict]:
+def issue_comments(github) -> list[dict]:
     """Issue 1's comments at GitHub, growing with every comment posted."""
-    comments: list[dict] = []
-
-    def post(request):
-        comments.append({"id": len(comments) + 1, "html_url": "https://github.com/c/1", "body": json.loads(request.body)["body"]})
-        return 201, {}, json.dumps(comments[-1])
-
-    url = api_url(f"/repos/{REPO}/issues/1/comments")
-    github_http.post(api_url(f"/app/installations/{INSTALLATION}/access_tokens"), json={"token": "ghs_c", "expires_at": "2099-01-01T00:00:00Z"}, status=201)
-    github_http.add_callback("GET", url, callback=lambda request: (200, {}, json.dumps(comments)))
-    github_http.add_callback("POST", url, callback=post)
-    return comments
+    repository = github.repository(REPO, id=186853002)
+    github.installation(INSTALLATION, repositories=[repository])
+    return repository.issue(1).comments
 
 
-def test_a_workflow_that_answers_comments_does_not_answer_its_own(user, installation, deliver, github_http):
+def test_a_workflow_that_answers_comments_does_not_answer_its_own(user, installation, deliver, github):
     """The reply is a comment too: GitHub delivers it as issue_comment, sent by the App's bot."""
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["issue_comment"], "ignore_bots": False}
     workflow_save(owner=user, name="Answer comments", definition=REPLY, triggers=[trigger])
-    comments = issue_comments(github_http)
+    comments = issue_comments(github)
 
     deliver("issue_comment__created", "issue_comment")
     reply = deliver("issue_comment__created", "issue_comment", sender=APP_BOT, comment__user=APP_BOT, comment__body=comments[0]["body"])

@@ -11,7 +11,7 @@ from freezegun import freeze_time
 from github_app.models import WebhookDelivery
 from github_app.webhooks.deliveries import deliveries_relay
 from tests.conftest import github_connection
-from tests.github_app.github_stub import api_url
+from tests.github_double import changed_file
 from tests.triggers.test_dispatch import CONDITION
 from tests.workflows.test_engine import INSTALLATION, REPO
 from workflows.models import Conclusion, WorkflowRun
@@ -23,7 +23,7 @@ COMPARE = f"/repos/{REPO}/compare/aaa...bbb"
 FAULTS = {
     "502": {"json": {"message": "Server Error"}, "status": 502},
     "rate limit": {"json": {"message": "You have exceeded a secondary rate limit."}, "status": 403, "headers": {"Retry-After": "900"}},
-    "timeout": {"body": requests.ReadTimeout("read timed out")},
+    "timeout": {"error": requests.ReadTimeout("read timed out")},
 }
 
 
@@ -34,9 +34,10 @@ def client_retries_spent(settings):
 
 
 @pytest.fixture
-def github(github_http):
-    github_http.post(api_url(f"/app/installations/{INSTALLATION}/access_tokens"), json={"token": "ghs_d", "expires_at": "2099-01-01T00:00:00Z"}, status=201)
-    return github_http
+def repository(github):
+    repository = github.repository(REPO, id=186853002)
+    github.installation(INSTALLATION, repositories=[repository])
+    return repository
 
 
 def on_docs(user, event: str, **filters):
@@ -45,9 +46,12 @@ def on_docs(user, event: str, **filters):
     return workflow_save(owner=user, name=f"Docs {event}", definition=CONDITION, triggers=[trigger])
 
 
-def changed_files(github, path: str, files: list[str]) -> None:
-    items = [{"filename": name, "status": "modified"} for name in files]
-    github.get(api_url(path), json={"commits": [], "files": items} if path == COMPARE else items)
+def changed_files(repository, path: str, files: list[str]) -> None:
+    items = [changed_file(name) for name in files]
+    if path == COMPARE:
+        repository.compare("aaa", "bbb", files=items, commits=21)
+    else:
+        repository.pull_request(2, files=items)
 
 
 def deliver_reading_files_from(deliver, path: str) -> WebhookDelivery:
@@ -65,10 +69,10 @@ def relay_when_due(delivery: WebhookDelivery, django_capture_on_commit_callbacks
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("path, event", [(PULL_REQUEST_FILES, "pull_request"), (COMPARE, "push")], ids=["pull request files", "compare"])
 def test_a_passing_fault_retries_the_delivery_and_starts_no_run_until_github_answers(
-    user, installation, deliver, github, django_capture_on_commit_callbacks, path, event, fault
+    user, installation, deliver, github, repository, django_capture_on_commit_callbacks, path, event, fault
 ):
     on_docs(user, event)
-    failing = github.get(api_url(path), **FAULTS[fault])
+    failing = github.fail("GET", path, **FAULTS[fault], times=None)
 
     delivery = deliver_reading_files_from(deliver, path)
 
@@ -77,8 +81,8 @@ def test_a_passing_fault_retries_the_delivery_and_starts_no_run_until_github_ans
     assert delivery.last_error and delivery.next_attempt_at > timezone.now()
     assert not WorkflowRun.objects.exists()
 
-    github.remove(failing)
-    changed_files(github, path, ["docs/guide.md"])
+    github.recover(failing)
+    changed_files(repository, path, ["docs/guide.md"])
     relay_when_due(delivery, django_capture_on_commit_callbacks)
 
     delivery.refresh_from_db()
@@ -86,9 +90,9 @@ def test_a_passing_fault_retries_the_delivery_and_starts_no_run_until_github_ans
     assert WorkflowRun.objects.get().conclusion == Conclusion.SUCCESS
 
 
-def test_a_rate_limit_is_waited_out_before_the_retry(user, installation, deliver, github, settings):
+def test_a_rate_limit_is_waited_out_before_the_retry(user, installation, deliver, github, repository, settings):
     on_docs(user, "pull_request")
-    github.get(api_url(PULL_REQUEST_FILES), **FAULTS["rate limit"])
+    github.fail("GET", PULL_REQUEST_FILES, **FAULTS["rate limit"], times=None)
 
     delivery = deliver()
 
@@ -99,12 +103,12 @@ def test_a_rate_limit_is_waited_out_before_the_retry(user, installation, deliver
         assert deliveries_relay() == 0
 
 
-def test_a_502_never_lets_through_a_run_that_the_paths_exclude(user, installation, deliver, github, django_capture_on_commit_callbacks):
+def test_a_502_never_lets_through_a_run_that_the_paths_exclude(user, installation, deliver, github, repository, django_capture_on_commit_callbacks):
     on_docs(user, "pull_request")
-    failing = github.get(api_url(PULL_REQUEST_FILES), **FAULTS["502"])
+    failing = github.fail("GET", PULL_REQUEST_FILES, **FAULTS["502"], times=None)
     delivery = deliver()
-    github.remove(failing)
-    changed_files(github, PULL_REQUEST_FILES, ["README.md"])
+    github.recover(failing)
+    changed_files(repository, PULL_REQUEST_FILES, ["README.md"])
 
     relay_when_due(delivery, django_capture_on_commit_callbacks)
 
@@ -114,31 +118,31 @@ def test_a_502_never_lets_through_a_run_that_the_paths_exclude(user, installatio
 
 
 def test_no_workflow_of_the_delivery_starts_before_its_changed_files_are_known(
-    user, installation, deliver, github, django_capture_on_commit_callbacks
+    user, installation, deliver, github, repository, django_capture_on_commit_callbacks
 ):
     """A workflow without path filters waits for the retry too: each attempt starts all its runs
     or none, and the retry starts each exactly once."""
     on_docs(user, "pull_request")
     workflow_save(owner=user, name="Every PR", definition=CONDITION, triggers=[{"repository": REPO, "events": ["pull_request"]}])
-    failing = github.get(api_url(PULL_REQUEST_FILES), **FAULTS["timeout"])
+    failing = github.fail("GET", PULL_REQUEST_FILES, **FAULTS["timeout"], times=None)
 
     delivery = deliver()
 
     assert not WorkflowRun.objects.exists()
-    github.remove(failing)
-    changed_files(github, PULL_REQUEST_FILES, ["docs/guide.md"])
+    github.recover(failing)
+    changed_files(repository, PULL_REQUEST_FILES, ["docs/guide.md"])
     relay_when_due(delivery, django_capture_on_commit_callbacks)
     assert sorted(WorkflowRun.objects.values_list("workflow__name", flat=True)) == ["Docs pull_request", "Every PR"]
 
 
-def test_no_changed_files_are_asked_for_when_no_trigger_with_paths_still_matches(user, installation, deliver, github):
+def test_no_changed_files_are_asked_for_when_no_trigger_with_paths_still_matches(user, installation, deliver, github, repository):
     on_docs(user, "pull_request", branches=["release/**"])  # the pull request is against main
-    failing = github.get(api_url(PULL_REQUEST_FILES), **FAULTS["502"])
+    failing = github.fail("GET", PULL_REQUEST_FILES, **FAULTS["502"], times=None)
 
     delivery = deliver()
 
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.runs_started, failing.call_count) == (Status.PROCESSED, 0, 0)
+    assert (delivery.status, delivery.runs_started, failing.hits) == (Status.PROCESSED, 0, 0)
 
 
 TOO_LARGE = {"message": "Sorry, the diff exceeded the maximum number of files (300).", "errors": [{"resource": "PullRequest", "field": "diff", "code": "too_large"}]}
@@ -156,9 +160,9 @@ TOO_SLOW = {"message": "Server Error: Sorry, this diff is taking too long to gen
     ],
     ids=["pull request too large", "pull request too slow", "compare too large", "compare too slow", "compare of unrelated histories"],
 )
-def test_a_diff_github_cannot_produce_lets_path_filters_pass_as_in_actions(user, installation, deliver, github, path, event, status, body):
+def test_a_diff_github_cannot_produce_lets_path_filters_pass_as_in_actions(user, installation, deliver, github, repository, path, event, status, body):
     on_docs(user, event)
-    github.get(api_url(path), json=body, status=status)
+    github.fail("GET", path, status, json=body)
 
     delivery = deliver_reading_files_from(deliver, path)
 
@@ -166,9 +170,8 @@ def test_a_diff_github_cannot_produce_lets_path_filters_pass_as_in_actions(user,
     assert (delivery.status, delivery.attempts, delivery.runs_started) == (Status.PROCESSED, 1, 1)
 
 
-def test_a_compare_github_does_not_find_is_retried_not_taken_for_an_unavailable_diff(user, installation, deliver, github):
-    on_docs(user, "push")
-    github.get(api_url(COMPARE), json={"message": "Not Found"}, status=404)
+def test_a_compare_github_does_not_find_is_retried_not_taken_for_an_unavailable_diff(user, installation, deliver, repository):
+    on_docs(user, "push")  # and GitHub knows no such comparison
 
     delivery = deliver_reading_files_from(deliver, COMPARE)
 

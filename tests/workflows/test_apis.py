@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from tests.conftest import client_for, github_connection, load_fixture
-from tests.workflows.test_engine import REVIEW, FakeGitHub, INSTALLATION, llm_answers
+from tests.workflows.test_engine import COMMENTS, INSTALLATION, REVIEW, pull_request_to_review
 from github_app.models import Installation, InstallationRepository
 from triggers.models import Trigger
 from workflows.models import Workflow, WorkflowRun
@@ -72,10 +72,10 @@ class TestCrud:
         assert body["triggers"] == [{"config": other["config"], "is_active": True}]
         assert Trigger.objects.count() == 1
 
-    def test_delete_hides_the_workflow_and_keeps_its_runs(self, api, github_http, django_capture_on_commit_callbacks, user):
+    def test_delete_hides_the_workflow_and_keeps_its_runs(self, api, github, llm, django_capture_on_commit_callbacks, user):
         workflow_id = create(api).json()["id"]
-        FakeGitHub(github_http)
-        llm_answers(github_http, (200, "ok"))
+        pull_request_to_review(github)
+        llm.answers((200, "ok"))
         with django_capture_on_commit_callbacks(execute=True):
             api.post(f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload()}, format="json")
 
@@ -144,10 +144,10 @@ class TestOwnership:
         assert response.status_code == 404
         assert Workflow.objects.get(pk=workflow_id).deleted_at is None
 
-    def test_another_users_run_is_a_404(self, api, user, other_user, github_http, django_capture_on_commit_callbacks):
+    def test_another_users_run_is_a_404(self, api, user, other_user, github, llm, django_capture_on_commit_callbacks):
         workflow_id = create(api).json()["id"]
-        FakeGitHub(github_http)
-        llm_answers(github_http, (200, "ok"))
+        pull_request_to_review(github)
+        llm.answers((200, "ok"))
         with django_capture_on_commit_callbacks(execute=True):
             run_id = api.post(f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload()}, format="json").json()["id"]
 
@@ -160,9 +160,9 @@ class TestRuns:
     def workflow_id(self, api):
         return create(api).json()["id"]
 
-    def test_a_dry_test_run_executes_and_writes_nothing(self, api, workflow_id, github_http, django_capture_on_commit_callbacks):
-        github = FakeGitHub(github_http)
-        llm_answers(github_http, (200, "Would comment this"))
+    def test_a_dry_test_run_executes_and_writes_nothing(self, api, workflow_id, github, llm, django_capture_on_commit_callbacks):
+        pull_request = pull_request_to_review(github)
+        llm.answers((200, "Would comment this"))
 
         with django_capture_on_commit_callbacks(execute=True):
             response = api.post(f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload(), "dry_run": True}, format="json")
@@ -172,7 +172,7 @@ class TestRuns:
         assert (run["status"], run["conclusion"], run["dry_run"]) == ("completed", "success", True)
         assert [step["node_id"] for step in run["steps"]] == ["pr", "review", "comment"]
         assert run["steps"][2]["output"]["would"]["params"]["body"] == "Would comment this"
-        assert github.comments == [] and github.requests("POST", "/comments") == 0
+        assert pull_request.comments == [] and github.requests("POST", COMMENTS) == []
 
     def test_a_sample_on_an_installation_that_is_not_yours_is_a_403(self, api, workflow_id):
         payload = {**sample_payload(), "installation": {"id": 999999}}
@@ -186,9 +186,9 @@ class TestRuns:
     def test_bad_test_requests_are_a_400(self, api, workflow_id, body):
         assert api.post(f"{WORKFLOWS}/{workflow_id}/test", body, format="json").status_code == 400
 
-    def test_rerun_runs_the_same_version_again(self, api, workflow_id, github_http, django_capture_on_commit_callbacks):
-        FakeGitHub(github_http)
-        llm_answers(github_http, (200, "first"), (200, "second"))
+    def test_rerun_runs_the_same_version_again(self, api, workflow_id, github, llm, django_capture_on_commit_callbacks):
+        pull_request_to_review(github)
+        llm.answers((200, "first"), (200, "second"))
         with django_capture_on_commit_callbacks(execute=True):
             first = api.post(f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload()}, format="json").json()
         api.patch(f"{WORKFLOWS}/{workflow_id}", {"name": "renamed", "definition": {**REVIEW, "edges": REVIEW["edges"][:1]}}, format="json")

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.conftest import github_connection
-from tests.workflows.test_engine import INSTALLATION, REPO, REVIEW, FakeGitHub, llm_answers, trigger
+from tests.workflows.test_engine import INSTALLATION, REPO, REVIEW, pull_request_to_review, trigger
 from tests.worker import run_at_once
 from workflows.engine import run_claim, run_release
 from workflows.models import Conclusion, Status, WorkflowRun, WorkflowVersion
@@ -151,11 +151,11 @@ class TestRelaysAtOnce:
 
 class TestRetryCountdown:
     def test_a_run_waiting_on_its_countdown_is_not_relayed_before_the_countdown_and_stale_time(
-        self, review, github_http, broker, settings
+        self, review, github, llm, broker, settings
     ):
         settings.WORKFLOW_STEP_RETRY_BASE_SECONDS = 60
-        FakeGitHub(github_http)
-        llm_answers(github_http, (503, ""))
+        pull_request_to_review(github)
+        llm.answers((503, ""))
         run = run_start(workflow=review, trigger=trigger())
 
         # As a worker runs it, not eagerly: the retry goes to the broker, with a countdown.

@@ -1,18 +1,19 @@
 """Runs whose worker goes away mid-step, with real Celery worker processes over the configured
-broker (Redis in CI), on the test database; GitHub and the LLM are served over HTTP by a local
-stand-in that counts every request."""
+broker (Redis in CI), on the test database; GitHub and the LLM are served over HTTP by the GitHub
+double, which records every request."""
 
 import re
 import signal
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
 from aiworkflow.celery import app as celery_app
-from tests.conftest import github_connection, load_fixture
-from tests.github_server import github_server
-from tests.workflows.test_engine import INSTALLATION, REPO, REVIEW, trigger
+from tests.conftest import github_connection
+from tests.github_double import Served, served
+from tests.workflows.test_engine import COMMENTS, INSTALLATION, REPO, REVIEW, pull_request_to_review, trigger
 from tests.worker import wait_until, worker_process
 from workflows.models import Conclusion, Status, WorkflowRun
 from workflows.services import run_start, workflow_create
@@ -20,25 +21,18 @@ from workflows.services import run_start, workflow_create
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 STALE_SECONDS = 2
-LLM = ("POST", "/v1/chat/completions")
-COMMENT = ("POST", f"/repos/{REPO}/issues/2/comments")
+LLM = ("POST", "/chat/completions")
+COMMENT = ("POST", COMMENTS)
 PULL_REQUEST_FILES = ("GET", f"/repos/{REPO}/pulls/2/files")
-ANSWER = {"model": "gpt-test", "choices": [{"message": {"role": "assistant", "content": "Looks good."}}], "usage": {}}
 
 
 @pytest.fixture
-def github(settings):
-    with github_server() as server:
+def github(settings) -> Iterator[Served]:
+    with served() as server:
         settings.GITHUB_API_BASE_URL = server.url
         settings.WORKFLOW_RUN_STALE_SECONDS = STALE_SECONDS
-        server.route("POST", f"/app/installations/{INSTALLATION}/access_tokens", {"token": "ghs_worker", "expires_at": "2099-01-01T00:00:00Z"}, 201)
-        server.route("GET", f"/repos/{REPO}/pulls/2", load_fixture("pull_request__opened")["pull_request"])
-        server.route("GET", f"/repos/{REPO}/pulls/2/files", [{"filename": "README.md", "status": "modified", "patch": "@@ -1 +1 @@\n-a\n+b"}])
-        server.route("GET", f"/repos/{REPO}/pulls/2/comments", [])
-        server.route("GET", f"/repos/{REPO}/issues/2/comments", [])
-        server.route("GET", f"/repos/{REPO}", {"full_name": REPO})
-        server.route(*COMMENT, {"id": 1, "html_url": "https://github.com/c/1", "body": "Looks good."}, 201)
-        server.route(*LLM, ANSWER)
+        pull_request_to_review(server.github)
+        server.llm.answers((200, "Looks good."))
         yield server
 
 
@@ -48,7 +42,7 @@ def review(user):
     return workflow_create(owner=user, name="AI review", definition=REVIEW)
 
 
-def worker_settings(github, **extra: str) -> dict[str, str]:
+def worker_settings(github: Served, **extra: str) -> dict[str, str]:
     return {
         "GITHUB_API_BASE_URL": github.url, "AI_BASE_URL": f"{github.url}/v1", "AI_MODEL": "gpt-test",
         "WORKFLOW_RUN_STALE_SECONDS": str(STALE_SECONDS), **extra,
@@ -64,13 +58,13 @@ def step_of(run: WorkflowRun, node_id: str):
 
 
 def test_a_worker_killed_mid_step_is_relayed_and_the_run_completes_once(review, broker, github):
-    github.gated.add(LLM)
+    gate = github.llm.hold(*LLM)
     with worker_process(**worker_settings(github)) as doomed:
         run = run_start(workflow=review, trigger=trigger())
-        assert github.held.wait(timeout=30), doomed.log
+        assert gate.held.wait(timeout=30), doomed.log
         doomed.process.send_signal(signal.SIGKILL)
         doomed.process.wait(timeout=10)
-    github.gate.set()
+    gate.release()
     assert step_of(run, "review").status == Status.IN_PROGRESS, "the dead worker left the step cut short"
 
     with worker_process(**worker_settings(github)) as survivor:
@@ -81,36 +75,36 @@ def test_a_worker_killed_mid_step_is_relayed_and_the_run_completes_once(review, 
 
     run.refresh_from_db()
     assert (run.conclusion, run.deliveries, run.claimed_by) == (Conclusion.SUCCESS, 0, "")
-    assert github.calls[COMMENT] == 1, "exactly one comment was posted"
-    assert github.calls[LLM] == 2, "the cut-short step ran again"
-    assert github.calls[PULL_REQUEST_FILES] == 1, "the completed step was not repeated"
+    assert github.github.count(*COMMENT) == 1, "exactly one comment was posted"
+    assert github.llm.count(*LLM) == 2, "the cut-short step ran again"
+    assert github.github.count(*PULL_REQUEST_FILES) == 1, "the completed step was not repeated"
     assert step_of(run, "review").attempts == 2
 
 
 def test_a_worker_stopped_warm_mid_step_finishes_its_run(review, broker, github):
-    github.gated.add(LLM)
+    gate = github.llm.hold(*LLM)
     with worker_process(**worker_settings(github)) as stopping:
         run = run_start(workflow=review, trigger=trigger())
-        assert github.held.wait(timeout=30), stopping.log
+        assert gate.held.wait(timeout=30), stopping.log
         stopping.process.send_signal(signal.SIGTERM)
         assert wait_until(lambda: "Warm shutdown" in stopping.log), stopping.log
-        github.gate.set()
+        gate.release()
         assert stopping.process.wait(timeout=30) == 0, stopping.log
 
     run.refresh_from_db()
     assert (run.status, run.conclusion, run.deliveries, run.claimed_by) == (Status.COMPLETED, Conclusion.SUCCESS, 0, "")
-    assert github.calls[COMMENT] == 1 and github.calls[LLM] == 1
+    assert github.github.count(*COMMENT) == 1 and github.llm.count(*LLM) == 1
 
 
 def test_a_run_requeued_while_its_worker_stops_warm_is_completed_by_another(review, broker, github):
-    github.gated.add(LLM)
-    github.route_first(*LLM, (503, {"error": {"message": "busy"}}))
+    gate = github.llm.hold(*LLM)
+    github.llm.fail(*LLM, 503, json={"error": {"message": "busy"}})
     with worker_process(**worker_settings(github, WORKFLOW_STEP_RETRY_BASE_SECONDS="1")) as stopping:
         run = run_start(workflow=review, trigger=trigger())
-        assert github.held.wait(timeout=30), stopping.log
+        assert gate.held.wait(timeout=30), stopping.log
         stopping.process.send_signal(signal.SIGTERM)
         assert wait_until(lambda: "Warm shutdown" in stopping.log), stopping.log
-        github.gate.set()
+        gate.release()
         assert stopping.process.wait(timeout=30) == 0, stopping.log
     assert not finished(run)
     assert step_of(run, "review").status == Status.QUEUED, "the step asked to be tried again later"
@@ -120,24 +114,24 @@ def test_a_run_requeued_while_its_worker_stops_warm_is_completed_by_another(revi
 
     run.refresh_from_db()
     assert (run.conclusion, run.deliveries) == (Conclusion.SUCCESS, 0)
-    assert github.calls[COMMENT] == 1 and github.calls[LLM] == 2
-    assert github.calls[PULL_REQUEST_FILES] == 1
+    assert github.github.count(*COMMENT) == 1 and github.llm.count(*LLM) == 2
+    assert github.github.count(*PULL_REQUEST_FILES) == 1
 
 
 def test_a_second_message_for_a_run_in_progress_backs_off(review, broker, github):
     from workflows.tasks import execute_run
 
-    github.gated.add(LLM)
+    gate = github.llm.hold(*LLM)
     env = worker_settings(github, WORKFLOW_RUN_STALE_SECONDS="60")  # the first execution stays fresh throughout
     with worker_process(**env) as first, worker_process(**env) as second:
         run = run_start(workflow=review, trigger=trigger())
-        assert github.held.wait(timeout=30), first.log + second.log
+        assert gate.held.wait(timeout=30), first.log + second.log
         execute_run.delay(str(run.pk))  # the relay's, or a late redelivery of the original
         assert wait_until(lambda: first.log.count("succeeded") + second.log.count("succeeded") == 1), first.log + second.log
-        github.gate.set()
+        gate.release()
         assert wait_until(lambda: finished(run), timeout=30), first.log + second.log
 
     run.refresh_from_db()
     assert (run.conclusion, run.deliveries) == (Conclusion.SUCCESS, 0)
-    assert github.calls[COMMENT] == 1 and github.calls[LLM] == 1
+    assert github.github.count(*COMMENT) == 1 and github.llm.count(*LLM) == 1
     assert step_of(run, "review").attempts == 1

@@ -13,7 +13,6 @@ import pytest
 from github_app.models import Installation, InstallationRepository
 from integrations.models import OAuthToken
 from tests.conftest import client_for, github_connection, load_fixture
-from tests.github_app.github_stub import api_url
 from workflows.models import Conclusion, WorkflowRun
 from workflows.services import run_start, workflow_create
 from workflows.tasks import execute_run
@@ -48,12 +47,14 @@ def file_workflow(user, **params):
     return workflow_create(owner=user, name="Read a file", definition=definition)
 
 
-def contents_stub(github_http, repo: str = REPO, path: str = "README.md"):
-    github_http.post(api_url(f"/app/installations/{INSTALLATION}/access_tokens"), json={"token": "ghs_run", "expires_at": "2099-01-01T00:00:00Z"}, status=201)
-    github_http.get(
-        api_url(f"/repos/{repo}/contents/{path}"),
-        json={"type": "file", "path": path, "sha": "abc", "size": 2, "encoding": "base64", "content": "aGk="},
-    )
+def github_tenants(github, path: str = "README.md") -> None:
+    """GitHub's side of the tenants: each installation covers its repositories, and each
+    repository holds `path`, so that a read that crossed into another tenant would succeed."""
+    repositories = {name: github.repository(name, id=number) for name, number in ((REPO, 186853002), (HIDDEN, 777), (VICTIM_REPO, 999))}
+    github.installation(INSTALLATION, repositories=[repositories[REPO], repositories[HIDDEN]])
+    github.installation(VICTIM_INSTALLATION, repositories=[repositories[VICTIM_REPO]])
+    for repository in repositories.values():
+        repository.file(path, "hi")
 
 
 def run_sample(api, workflow, django_capture_on_commit_callbacks, **body) -> dict:
@@ -70,10 +71,10 @@ def push_trigger() -> dict:
     }
 
 
-def requests_to_other_tenants(github_http) -> list[str]:
+def requests_to_other_tenants(github) -> list[str]:
     return [
-        call.request.url for call in github_http.calls
-        if f"/installations/{VICTIM_INSTALLATION}/" in call.request.url or "victimorg" in call.request.url or "secret" in call.request.url
+        request.path for request in github.requests()
+        if f"/installations/{VICTIM_INSTALLATION}/" in request.path or "victimorg" in request.path or "secret" in request.path
     ]
 
 
@@ -89,7 +90,7 @@ def requests_to_other_tenants(github_http) -> list[str]:
     ],
     ids=["trigger", "trigger.payload.installation", "nodes"],
 )
-def test_a_template_cannot_rewrite_the_run_context(api, user, tenants, github_http, django_capture_on_commit_callbacks, first_step, second_step):
+def test_a_template_cannot_rewrite_the_run_context(api, user, tenants, github, django_capture_on_commit_callbacks, first_step, second_step):
     definition = {
         "nodes": [
             {"id": "first", "type": "logic.condition", "params": {"condition": first_step}},
@@ -98,11 +99,11 @@ def test_a_template_cannot_rewrite_the_run_context(api, user, tenants, github_ht
         "edges": [],
     }
     workflow = workflow_create(owner=user, name="Rewrite", definition=definition)
-    contents_stub(github_http, path="SECRET.md")
+    github_tenants(github, path="SECRET.md")
 
     run = run_sample(api, workflow, django_capture_on_commit_callbacks, dry_run=True)
 
-    assert requests_to_other_tenants(github_http) == []
+    assert requests_to_other_tenants(github) == []
     stored = WorkflowRun.objects.get(pk=run["id"])
     assert (stored.installation_id, stored.repository) == (INSTALLATION, REPO)
     assert stored.trigger["installation_id"] == INSTALLATION and stored.payload["installation"] == {"id": INSTALLATION}
@@ -127,8 +128,8 @@ class TestRepositoryAccess:
 
         assert run["conclusion"] == "failure" and len(github_http.calls) == 0
 
-    def test_a_node_reads_a_repository_it_reaches(self, api, user, tenants, github_http, django_capture_on_commit_callbacks):
-        contents_stub(github_http)
+    def test_a_node_reads_a_repository_it_reaches(self, api, user, tenants, github, django_capture_on_commit_callbacks):
+        github_tenants(github)
 
         run = run_sample(api, file_workflow(user), django_capture_on_commit_callbacks)
 
@@ -163,8 +164,8 @@ class TestRepositoryAccess:
 
 
 class TestRevokedConnection:
-    def test_a_rerun_after_revoke_makes_no_request(self, api, user, tenants, github_http, django_capture_on_commit_callbacks):
-        contents_stub(github_http)
+    def test_a_rerun_after_revoke_makes_no_request(self, api, user, tenants, github, github_http, django_capture_on_commit_callbacks):
+        github_tenants(github)
         first = run_sample(api, file_workflow(user), django_capture_on_commit_callbacks, dry_run=False)
         assert first["conclusion"] == "success"
         calls_before = len(github_http.calls)
@@ -220,13 +221,13 @@ class TestPathsStayInTheRepository:
         assert run["conclusion"] == "failure" and "not a commit SHA" in run["steps"][0]["error"]
         assert len(github_http.calls) == 0
 
-    def test_odd_characters_in_a_path_stay_part_of_the_file_name(self, api, user, tenants, github_http, django_capture_on_commit_callbacks):
-        contents_stub(github_http, path="a%3Fref%3Devil%23x")
+    def test_odd_characters_in_a_path_stay_part_of_the_file_name(self, api, user, tenants, github, django_capture_on_commit_callbacks):
+        github_tenants(github, path="a?ref=evil#x")
 
         run = run_sample(api, file_workflow(user, path="a?ref=evil#x"), django_capture_on_commit_callbacks)
 
         assert run["conclusion"] == "success"
-        assert github_http.calls[-1].request.url.endswith("/contents/a%3Fref%3Devil%23x")
+        assert github.requests()[-1].path.endswith("/contents/a%3Fref%3Devil%23x")
 
     @pytest.mark.parametrize("repository", ["../..", "../secret", "Codertocat/..", "./x", "a/."])
     def test_a_repository_name_of_dots_is_no_repository(self, api, user, tenants, github_http, django_capture_on_commit_callbacks, repository):
@@ -252,8 +253,8 @@ class TestWorkerLost:
         assert run.steps.get().conclusion == Conclusion.CANCELLED
         assert len(github_http.calls) == 0
 
-    def test_a_finished_attempt_releases_the_count(self, user, tenants, github_http, django_capture_on_commit_callbacks):
-        contents_stub(github_http)
+    def test_a_finished_attempt_releases_the_count(self, user, tenants, github, django_capture_on_commit_callbacks):
+        github_tenants(github)
         with django_capture_on_commit_callbacks(execute=True):
             run = run_start(workflow=file_workflow(user), trigger=push_trigger())
 
