@@ -78,7 +78,7 @@ def re_seconds(regex: str, name: str) -> float | None:
 def re_timings(regex: str, miss: Callable[[int], str]) -> list[float | None]:
     """`re` on each name length; past the cap on one, the longer ones are not run (nor would
     they answer)."""
-    timings = []
+    timings: list[float | None] = []
     for length in RE_NAMES:
         capped = bool(timings) and timings[-1] is None
         timings.append(None if capped else re_seconds(regex, miss(length)))

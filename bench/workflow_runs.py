@@ -90,12 +90,13 @@ def connect(user, installation_ids: list[int]) -> None:
     )
     RepositoryAccess.objects.bulk_create(
         RepositoryAccess(connection=connection, installation_id=number, repository_id=number, full_name=REPO)
-        for connection, number in zip(connections, installation_ids)
+        for connection, number in zip(connections, installation_ids, strict=True)
     )
 
 
 def measure_throughput(user) -> tuple[float, int]:
     from django.db import transaction
+
     from workflows.models import Conclusion, WorkflowRun
     from workflows.services import run_start, workflow_create
 
@@ -132,7 +133,7 @@ def measure_overhead(user) -> float:
     edges = [{"from": f"s{index}", "to": f"s{index + 1}"} for index in range(OVERHEAD_STEPS - 1)]
     workflow = workflow_create(owner=user, name="Overhead", definition={"nodes": nodes, "edges": edges})
     runs = [
-        WorkflowRun.objects.create(workflow=workflow, version=workflow.current_version, owner=user, trigger={"event": "push", "payload": {}})
+        WorkflowRun.objects.create(workflow=workflow, version=workflow.versions.get(), owner=user, trigger={"event": "push", "payload": {}})
         for _ in range(OVERHEAD_RUNS)
     ]
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from freezegun import freeze_time
@@ -106,7 +106,7 @@ def test_a_forged_forwarded_for_header_does_not_dodge_the_lockout(anon, user, se
 
 
 def test_the_lockout_ends_after_the_cool_off(anon, user, settings):
-    locked_at = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc)
+    locked_at = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
     with freeze_time(locked_at):
         guess_until_locked(anon, settings.AXES_FAILURE_LIMIT)
     with freeze_time(locked_at + settings.AXES_COOLOFF_TIME + timedelta(seconds=1)):

@@ -5,7 +5,6 @@ from django.core.management import call_command
 from kombu import Connection
 
 
-
 def test_health_reports_database_and_broker(client, db):
     response = client.get("/health")
 

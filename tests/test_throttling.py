@@ -19,6 +19,7 @@ EXPENSIVE = {
 
 def allowed_per_window(scope: str) -> int:
     requests, _ = UrlNameRateThrottle().parse_rate(SimpleRateThrottle.THROTTLE_RATES[scope])
+    assert requests is not None, f"{scope} has a rate"
     return requests
 
 

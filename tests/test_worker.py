@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from aiworkflow.celery import app as celery_app
-from github_app.models import UsedInstallState
 from github_app.install.tasks import install_states_purge
+from github_app.models import UsedInstallState
 from tests.worker import broker_queue_purge, wait_until, worker_process
 
 

@@ -44,7 +44,7 @@ class WorkerProcess:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        for line in self.process.stdout:
+        for line in self.process.stdout or ():
             self.output.append(line)
 
     @property

@@ -12,6 +12,9 @@ from django.utils import timezone
 from freezegun import freeze_time
 from rest_framework.test import APIClient
 
+from github_app.install.flow import install_state_issue
+from github_app.install.repository_access import repository_access_sync
+from github_app.install.tasks import install_states_purge
 from github_app.models import (
     Installation,
     InstallationRepository,
@@ -19,9 +22,6 @@ from github_app.models import (
     RepositoryAccess,
     UsedInstallState,
 )
-from github_app.install.flow import install_state_issue
-from github_app.install.repository_access import repository_access_sync
-from github_app.install.tasks import install_states_purge
 from integrations.models import OAuthToken
 from tests.conftest import client_for
 from tests.github_double import GitHub, Repository, User
@@ -852,7 +852,7 @@ class TestPurge:
 
 class TestSystemCheck:
     def run_checks(self) -> set[str]:
-        return {message.id for message in checks.run_checks() if message.id.startswith("github_app.")}
+        return {message.id for message in checks.run_checks() if message.id and message.id.startswith("github_app.")}
 
     def test_production_without_client_credentials_is_an_error(self, settings):
         settings.GITHUB_CLIENT_SECRET = ""

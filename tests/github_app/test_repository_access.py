@@ -9,9 +9,10 @@ from django.db import connection as database
 from django.utils import timezone
 from freezegun import freeze_time
 
+from github_app.errors import GitHubBadGateway
+from github_app.install.repository_access import repository_access_sync, repository_access_sync_due
 from github_app.models import Installation, InstallationRepository, RepositoryAccess, WebhookDelivery
 from github_app.webhooks.deliveries import delivery_replay
-from github_app.install.repository_access import repository_access_sync, repository_access_sync_due
 from integrations.models import OAuthToken
 from tests.conftest import github_connection
 from tests.github_app.webhooks import fixture_body, post_webhook
@@ -122,7 +123,7 @@ class TestSync:
         user_sees(INSTALLATION, {})
         github.fail("GET", user_repositories(INSTALLATION), 502)
 
-        with pytest.raises(Exception):
+        with pytest.raises(GitHubBadGateway):
             repository_access_sync(connection=connection)
 
         assert names(connection) == ["Codertocat/Hello-World"]

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from github_app.webhooks import events
 from github_app.models import WebhookDelivery
+from github_app.webhooks import events
 from tests.github_app.webhooks import FIXTURE_NAMES, fixture_body, fixture_event, post_fixture
 
 SUBSCRIBED_EVENTS = [

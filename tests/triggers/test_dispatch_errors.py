@@ -14,8 +14,8 @@ from tests.conftest import github_connection
 from tests.github_double import changed_file
 from tests.triggers.test_dispatch import CONDITION
 from tests.workflows.test_engine import INSTALLATION, REPO
-from workflows.models import Conclusion, WorkflowRun
 from triggers.services import workflow_save
+from workflows.models import Conclusion, WorkflowRun
 
 Status = WebhookDelivery.Status
 PULL_REQUEST_FILES = f"/repos/{REPO}/pulls/2/files"
@@ -62,6 +62,7 @@ def deliver_reading_files_from(deliver, path: str) -> WebhookDelivery:
 
 def relay_when_due(delivery: WebhookDelivery, django_capture_on_commit_callbacks) -> None:
     delivery.refresh_from_db()
+    assert delivery.next_attempt_at is not None, "the attempt failed and was scheduled again"
     with freeze_time(delivery.next_attempt_at + timedelta(seconds=1)), django_capture_on_commit_callbacks(execute=True):
         assert deliveries_relay() == 1
 

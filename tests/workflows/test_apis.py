@@ -2,9 +2,9 @@ import copy
 
 import pytest
 
+from github_app.models import Installation, InstallationRepository
 from tests.conftest import client_for, github_connection, load_fixture
 from tests.workflows.test_engine import COMMENTS, INSTALLATION, REVIEW, pull_request_to_review
-from github_app.models import Installation, InstallationRepository
 from triggers.models import Trigger
 from workflows.models import Workflow, WorkflowRun
 

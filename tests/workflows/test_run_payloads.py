@@ -12,8 +12,8 @@ from django.utils import timezone
 from github_app.models import WebhookDelivery
 from tests.conftest import github_connection, load_fixture
 from tests.github_app.webhooks import post_webhook
-from workflows.models import Conclusion, WorkflowRun
 from triggers.services import workflow_save
+from workflows.models import Conclusion, WorkflowRun
 from workflows.services import run_payloads_purge, run_rerun
 
 INSTALLATION = 5150
@@ -42,7 +42,9 @@ def delivered(client, workflows, django_capture_on_commit_callbacks) -> WebhookD
 
 
 def condition_of(run: WorkflowRun):
-    return run.steps.get().output["result"]
+    output = run.steps.get().output
+    assert output is not None, "the step succeeded"
+    return output["result"]
 
 
 def test_runs_of_one_delivery_read_its_payload_and_copy_none(delivered):

@@ -14,8 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.conftest import github_connection
-from tests.workflows.test_engine import INSTALLATION, REPO, REVIEW, pull_request_to_review, trigger
 from tests.worker import run_at_once
+from tests.workflows.test_engine import INSTALLATION, REPO, REVIEW, pull_request_to_review, trigger
 from workflows.engine import run_claim, run_release
 from workflows.models import Conclusion, Status, WorkflowRun, WorkflowVersion
 from workflows.relay import runs_claim_due, runs_relay

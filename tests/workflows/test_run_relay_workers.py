@@ -13,8 +13,8 @@ from django.utils import timezone
 from aiworkflow.celery import app as celery_app
 from tests.conftest import github_connection
 from tests.github_double import Served, served
-from tests.workflows.test_engine import COMMENTS, INSTALLATION, REPO, REVIEW, pull_request_to_review, trigger
 from tests.worker import wait_until, worker_process
+from tests.workflows.test_engine import COMMENTS, INSTALLATION, REPO, REVIEW, pull_request_to_review, trigger
 from workflows.models import Conclusion, Status, WorkflowRun
 from workflows.services import run_start, workflow_create
 
