@@ -105,6 +105,22 @@ def test_run_history_shows_step_outputs(staff, user):
     assert staff.get("/admin/workflows/workflowrun/").status_code == 200
 
 
+def test_a_deleted_workflow_cannot_be_switched_on_again(staff, user):
+    from workflows.services import workflow_create, workflow_delete
+
+    workflow = workflow_create(
+        owner=user, name="Gone", definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}]}
+    )
+    workflow_delete(workflow=workflow)
+    url = f"/admin/workflows/workflow/{workflow.pk}/change/"
+
+    staff.post(url, {"name": "Gone", "is_active": "on", "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"})
+
+    workflow.refresh_from_db()
+    assert not workflow.is_active
+    assert 'name="is_active"' not in staff.get(url).content.decode()
+
+
 ADMIN_LOGIN = "/admin/login/"
 
 

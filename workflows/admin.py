@@ -43,6 +43,11 @@ class WorkflowAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # definitions are checked and versioned by the API
 
+    def get_readonly_fields(self, request, obj: Workflow | None = None) -> list[str]:
+        # A deleted workflow stays off: its triggers are still stored and indexed.
+        deleted = obj is not None and obj.deleted_at is not None
+        return [*self.readonly_fields, "is_active"] if deleted else list(self.readonly_fields)
+
 
 class StepRunInline(ReadOnlyInline):
     model = StepRun

@@ -4,8 +4,7 @@ import tracemalloc
 
 import pytest
 
-from workflows.templating import budget, environment
-from workflows.templating import TemplateInvalid, template_check, template_render
+from workflows.templating import TemplateInvalid, budget, environment, template_check, template_render
 
 DIFF = "+ a changed line\n" * (500 * 1024 // 17)
 
@@ -105,6 +104,42 @@ def test_a_hole_in_the_sandbox_would_change_only_the_renders_own_read_only_copy(
 
     assert forged == "None222"
     assert context == before
+
+
+# Each passes the save-time check, which sees only names written in the template: the attribute
+# is reached through a filter, a name built at run time, a format string, or one without a `_`.
+# Without the sandbox each would reach a class, a module's globals or `eval`.
+SANDBOX_ESCAPES = [
+    "{{ (''|attr('__class__')).mro() }}",
+    "{% set name = '__cla' ~ 'ss__' %}{{ trigger.action[name].mro() }}",
+    "{{ '{0.__class__.__mro__}'.format(trigger) }}",
+    "{{ '{0.__init__.__globals__[os].name}'.format(cycler) }}",
+    "{% set globals = '__glo' ~ 'bals__' %}{{ (cycler|attr('__init__'))[globals].os.name }}",
+    "{% set globals = '__glo' ~ 'bals__' %}{{ (self|attr('__init__'))[globals].sys.modules|length }}",
+    "{{ (range(1)|map('string')).gi_frame.f_builtins.eval('6 * 7') }}",
+]
+
+
+@pytest.mark.parametrize("template", SANDBOX_ESCAPES)
+def test_escapes_the_save_time_check_cannot_see_are_refused_by_the_sandbox(template, context):
+    template_check(template)
+
+    error = refused_quickly(template, context)
+
+    assert "is unsafe" in str(error)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{% set seen = [] %}{{ seen.append(1) }}{{ seen }}", "{% set found = {} %}{{ found.update(a=1) }}{{ found }}"],
+)
+def test_a_template_cannot_change_even_the_values_it_built(template, context):
+    assert "is unsafe" in str(refused_quickly(template, context))
+
+
+def test_a_range_larger_than_the_sandbox_allows_is_refused(context):
+    assert template_render("{{ range(100000)|length }}", context) == "100000"
+    assert "Range too big" in str(refused_quickly("{{ range(100001)|length }}", context))
 
 
 @pytest.mark.parametrize(
