@@ -17,7 +17,9 @@ for name, value in {
     "GITHUB_BASE_URL": "https://github.com",
 }.items():
     os.environ.setdefault(name, value)
-os.environ.setdefault("CELERY_FILESYSTEM_BROKER_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test-broker"))
+os.environ.setdefault(
+    "CELERY_FILESYSTEM_BROKER_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test-broker")
+)
 
 from aiworkflow.settings import *  # noqa: E402,F403
 

@@ -26,7 +26,11 @@ urlpatterns = [
     path("api/v1/app/integrations", IntegrationListApi.as_view(), name="integrations"),
     path("api/v1/app/integrations/github", GitHubIntegrationListApi.as_view(), name="integrations-github"),
     path("api/v1/app/integrations/github/install", GitHubInstallUrlApi.as_view(), name="integrations-github-install"),
-    path("api/v1/app/integrations/github/complete", GitHubInstallCompleteApi.as_view(), name="integrations-github-complete"),
+    path(
+        "api/v1/app/integrations/github/complete",
+        GitHubInstallCompleteApi.as_view(),
+        name="integrations-github-complete",
+    ),
     path("api/v1/app/integrations/<uuid:token_id>", IntegrationDeleteApi.as_view(), name="integration"),
     path("api/v1/app/deliveries", DeliveryListApi.as_view(), name="deliveries"),
     path("api/v1/app/deliveries/<int:delivery_pk>/replay", DeliveryReplayApi.as_view(), name="delivery-replay"),

@@ -41,6 +41,6 @@ def database_prepare() -> None:
     with psycopg.connect(DATABASE_URL.replace(f"/{name}", "/postgres", 1), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=service_env(), check=True)
-
-
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=service_env(), check=True
+    )

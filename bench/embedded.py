@@ -106,13 +106,17 @@ def review_seed() -> None:
     connect(user, REVIEW_INSTALLATIONS)
     # Read just now, so beat's access sync leaves these token-less connections alone during the run.
     OAuthToken.objects.filter(user=user).update(synced_at=timezone.now())
-    workflow_save(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
+    workflow_save(
+        owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}]
+    )
 
 
 def seeded(stack: Stack, code: Path) -> Stack:
     """The stack's database with review_seed() run in it, by the code at `code`."""
     seed = "from bench.embedded import review_seed; review_seed()"
-    subprocess.run([sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", seed], cwd=code, env=stack.env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", seed], cwd=code, env=stack.env, check=True
+    )
     return stack
 
 
@@ -120,12 +124,16 @@ def embedded_stack(base: dict, folder: Path) -> Stack:
     """The embedded default in a copy of the code, so that all it keeps under var/ (database,
     broker, cache, beat's schedule) is the copy's: nothing is shared with the checkout's var/."""
     # The tests stay behind, but not the GitHub double: the seed imports this module, which imports it.
-    shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(".*", "__pycache__", "var", "test_*", "conftest.py", "fixtures"))
+    shutil.copytree(
+        ROOT, folder, ignore=shutil.ignore_patterns(".*", "__pycache__", "var", "test_*", "conftest.py", "fixtures")
+    )
     (folder / "var" / "static").mkdir(parents=True)
     env = {name: value for name, value in base.items() if name not in ("DATABASE_URL", "REDIS_URL")}
     env["PYTHONPATH"] = str(folder)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=folder, env=env, check=True)
-    return seeded(Stack("embedded: SQLite + filesystem broker", env, str(folder / "var" / "db.sqlite3"), folder), folder)
+    return seeded(
+        Stack("embedded: SQLite + filesystem broker", env, str(folder / "var" / "db.sqlite3"), folder), folder
+    )
 
 
 def server_stack(base: dict, folder: Path) -> Stack:
@@ -177,9 +185,21 @@ def running(stack: Stack, log: Path):
     """The Procfile's processes under honcho, as `bin/run` starts them; yields the web port."""
     port = free_port()
     env = {**stack.env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    command = [sys.executable, "-m", "honcho", "--no-colour", "--procfile", str(ROOT / "Procfile"), "start", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "honcho",
+        "--no-colour",
+        "--procfile",
+        str(ROOT / "Procfile"),
+        "start",
+        "--port",
+        str(port),
+    ]
     with log.open("w") as output:
-        honcho = subprocess.Popen(command, cwd=stack.root, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        honcho = subprocess.Popen(
+            command, cwd=stack.root, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         if not wait_for(lambda: accepts(port) and " ready." in log.read_text(), START_SECONDS):
             raise RuntimeError(f"{stack.name} did not start:\n{log.read_text()[-3000:]}")
@@ -296,15 +316,21 @@ def report(stack: Stack, figures: dict) -> None:
     if figures["after_last_s"] is not None:
         drain = f"{figures['after_last_s']:.2f} s after the last intake, {figures['total_s']:.2f} s in all"
     print(f"{stack.name}")
-    print(f"  burst: {figures['accepted']}/{BURST} accepted in {figures['intake_s']:.2f} s; every first attempt over: {drain}")
-    print(f"         outcomes {figures['outcomes']}; {figures['claimed']} went to the worker, in {figures['messages']} messages")
+    print(
+        f"  burst: {figures['accepted']}/{BURST} accepted in {figures['intake_s']:.2f} s; every first attempt over: {drain}"
+    )
+    print(
+        f"         outcomes {figures['outcomes']}; {figures['claimed']} went to the worker, in {figures['messages']} messages"
+    )
     if reviews:
         p90 = reviews[min(len(reviews) - 1, int(len(reviews) * 0.9))]
-        print(f"  delivery to comment: p50 {statistics.median(reviews):.3f} s, p90 {p90:.3f} s ({len(reviews)}/{REVIEWS} commented)")
+        print(
+            f"  delivery to comment: p50 {statistics.median(reviews):.3f} s, p90 {p90:.3f} s ({len(reviews)}/{REVIEWS} commented)"
+        )
     else:
         print(f"  delivery to comment: no comment (0/{REVIEWS})")
     journal = f"; SQLite journal mode {figures['journal']}" if figures["journal"] else ""
-    print(f"  \"database is locked\" in the process logs: {figures['locked']}{journal}")
+    print(f'  "database is locked" in the process logs: {figures["locked"]}{journal}')
 
 
 def main() -> None:

@@ -69,7 +69,13 @@ def re2_first_matches(pattern: str, name: str) -> list[float]:
 def re_seconds(regex: str, name: str) -> float | None:
     """Python's `re` on one name, or None when it did not answer within RE_TIME_CAP."""
     try:
-        done = subprocess.run([sys.executable, "-c", RE_MATCH, regex, name], capture_output=True, text=True, timeout=RE_TIME_CAP, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", RE_MATCH, regex, name],
+            capture_output=True,
+            text=True,
+            timeout=RE_TIME_CAP,
+            check=True,
+        )
     except subprocess.TimeoutExpired:
         return None
     return float(done.stdout)
@@ -90,8 +96,10 @@ def shown(seconds: float | None) -> str:
 
 
 def main() -> None:
-    print(f"RE2: first match on a freshly compiled pattern, {LONG_NAME}-character names, {SAMPLES} samples; "
-          f"re: one match in a subprocess, capped at {RE_TIME_CAP:.0f} s\n")
+    print(
+        f"RE2: first match on a freshly compiled pattern, {LONG_NAME}-character names, {SAMPLES} samples; "
+        f"re: one match in a subprocess, capped at {RE_TIME_CAP:.0f} s\n"
+    )
     re_columns = "".join(f"{f're {length} chars':>15}" for length in RE_NAMES)
     print(f"{'pattern':<29}{'len':>4}{'RE2 p50':>10}{'p99':>9}{'max':>9}{re_columns}{'re / RE2':>13}")
     for pattern, miss in WORST_CASES:
@@ -100,8 +108,12 @@ def main() -> None:
         backtracking = re_timings(pattern_compile(pattern).regex.pattern.decode(), miss)
         ratio = f"> {RE_TIME_CAP / p50:,.0f}x" if backtracking[-1] is None else f"{backtracking[-1] / p50:,.1f}x"
         label = pattern if len(pattern) <= 28 else pattern[:25] + "..."
-        print(f"{label:<29}{len(pattern):>4}{p50 * 1000:>8.3f}ms{p99 * 1000:>7.3f}ms{worst * 1000:>7.3f}ms"
-              + "".join(f"{shown(seconds):>15}" for seconds in backtracking) + f"{ratio:>13}", flush=True)
+        print(
+            f"{label:<29}{len(pattern):>4}{p50 * 1000:>8.3f}ms{p99 * 1000:>7.3f}ms{worst * 1000:>7.3f}ms"
+            + "".join(f"{shown(seconds):>15}" for seconds in backtracking)
+            + f"{ratio:>13}",
+            flush=True,
+        )
     print(f"\nre / RE2: re over RE2's p50, both on the same {LONG_NAME}-character name.")
 
 

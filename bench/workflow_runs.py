@@ -42,7 +42,9 @@ REVIEW = {
 
 def environment(api_url: str) -> dict:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
     return {
         **service_env(),
         "GITHUB_API_BASE_URL": api_url,
@@ -66,8 +68,13 @@ def github_double(installation_ids: list[int]) -> Double:
 
 def trigger(installation_id: int) -> dict:
     return {
-        "event": "pull_request", "action": "opened", "delivery_id": None, "installation_id": installation_id,
-        "repository": REPO, "sender": "octocat", "payload": {"number": 1, "pull_request": {"number": 1}},
+        "event": "pull_request",
+        "action": "opened",
+        "delivery_id": None,
+        "installation_id": installation_id,
+        "repository": REPO,
+        "sender": "octocat",
+        "payload": {"number": 1, "pull_request": {"number": 1}},
     }
 
 
@@ -78,7 +85,13 @@ def connect(user, installation_ids: list[int]) -> None:
 
     integration = Integration.objects.get(integration_id="github_app")
     installations = Installation.objects.bulk_create(
-        Installation(installation_id=number, account_id=number, account_login="octocat", account_type="User", repository_selection="selected")
+        Installation(
+            installation_id=number,
+            account_id=number,
+            account_login="octocat",
+            account_type="User",
+            repository_selection="selected",
+        )
         for number in installation_ids
     )
     InstallationRepository.objects.bulk_create(
@@ -86,7 +99,8 @@ def connect(user, installation_ids: list[int]) -> None:
         for installation in installations
     )
     connections = OAuthToken.objects.bulk_create(
-        OAuthToken(user=user, integration=integration, provider="github", external_id=str(number)) for number in installation_ids
+        OAuthToken(user=user, integration=integration, provider="github", external_id=str(number))
+        for number in installation_ids
     )
     RepositoryAccess.objects.bulk_create(
         RepositoryAccess(connection=connection, installation_id=number, repository_id=number, full_name=REPO)
@@ -105,9 +119,22 @@ def measure_throughput(user) -> tuple[float, int]:
     with transaction.atomic():
         runs = [run_start(workflow=workflow, trigger=trigger(installation_id)) for installation_id in INSTALLATIONS]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "aiworkflow", "worker", "--concurrency=2", "--queues", QUEUE,
-         "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
-        cwd=ROOT, env=os.environ.copy(),
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "aiworkflow",
+            "worker",
+            "--concurrency=2",
+            "--queues",
+            QUEUE,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
     )
     try:
         pending = WorkflowRun.objects.filter(pk__in=[run.pk for run in runs], conclusion__isnull=True)
@@ -129,11 +156,16 @@ def measure_overhead(user) -> float:
     from workflows.models import WorkflowRun
     from workflows.services import workflow_create
 
-    nodes = [{"id": f"s{index}", "type": "logic.condition", "params": {"condition": "{{ trigger.event == 'push' }}"}} for index in range(OVERHEAD_STEPS)]
+    nodes = [
+        {"id": f"s{index}", "type": "logic.condition", "params": {"condition": "{{ trigger.event == 'push' }}"}}
+        for index in range(OVERHEAD_STEPS)
+    ]
     edges = [{"from": f"s{index}", "to": f"s{index + 1}"} for index in range(OVERHEAD_STEPS - 1)]
     workflow = workflow_create(owner=user, name="Overhead", definition={"nodes": nodes, "edges": edges})
     runs = [
-        WorkflowRun.objects.create(workflow=workflow, version=workflow.versions.get(), owner=user, trigger={"event": "push", "payload": {}})
+        WorkflowRun.objects.create(
+            workflow=workflow, version=workflow.versions.get(), owner=user, trigger={"event": "push", "payload": {}}
+        )
         for _ in range(OVERHEAD_RUNS)
     ]
     started = time.perf_counter()
@@ -159,10 +191,14 @@ def measure(double: Double) -> None:
 
     user = get_user_model().objects.create_user(username="bench", password="bench-password-1")
     rate, succeeded = measure_throughput(user)
-    print(f"3-step runs (get pull request -> ai.prompt -> create comment), 1 worker x 2 processes: {rate:.1f} runs/s ({succeeded}/{RUNS} succeeded)")
+    print(
+        f"3-step runs (get pull request -> ai.prompt -> create comment), 1 worker x 2 processes: {rate:.1f} runs/s ({succeeded}/{RUNS} succeeded)"
+    )
     answered = Counter(f"{request.method} {request.status}" for request in double.github.requests())
     print(f"GitHub double answered: {dict(answered)}; the LLM {double.llm.count()} request(s)")
-    print(f"engine overhead: {measure_overhead(user):.2f} ms per step (steps that do nothing, {OVERHEAD_RUNS} runs of {OVERHEAD_STEPS})")
+    print(
+        f"engine overhead: {measure_overhead(user):.2f} ms per step (steps that do nothing, {OVERHEAD_RUNS} runs of {OVERHEAD_STEPS})"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,14 @@ class InstallationRepositoryInline(admin.TabularInline):
 class InstallationAdmin(admin.ModelAdmin):
     """GitHub is the source of truth for installations: operators read them here, never edit."""
 
-    list_display = ["installation_id", "account_login", "account_type", "repository_selection", "suspended_at", "deleted_at"]
+    list_display = [
+        "installation_id",
+        "account_login",
+        "account_type",
+        "repository_selection",
+        "suspended_at",
+        "deleted_at",
+    ]
     list_filter = ["account_type", "repository_selection"]
     search_fields = ["account_login", "installation_id", "repositories__full_name"]
     inlines = [InstallationRepositoryInline]
@@ -47,7 +54,13 @@ class PendingInstallCompletionAdmin(admin.ModelAdmin):
     user's GitHub tokens and the completion's digest are never shown. Deleting one cancels it."""
 
     list_display = fields = readonly_fields = (
-        "installation_id", "user", "github_login", "setup_action", "created_at", "expires_at", "completed_at"
+        "installation_id",
+        "user",
+        "github_login",
+        "setup_action",
+        "created_at",
+        "expires_at",
+        "completed_at",
     )
     search_fields = ["installation_id", "github_login", "user__username"]
     date_hierarchy = "created_at"
@@ -64,12 +77,23 @@ PAYLOAD_DISPLAY_LIMIT_BYTES = 2 * 1024 * 1024
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["delivery_id", "event", "action", "repository_full_name", "status", "attempts", "runs_started", "received_at"]
+    list_display = [
+        "delivery_id",
+        "event",
+        "action",
+        "repository_full_name",
+        "status",
+        "attempts",
+        "runs_started",
+        "received_at",
+    ]
     list_filter = ["status", "event"]
     search_fields = ["delivery_id", "repository_full_name", "sender_login"]
     date_hierarchy = "received_at"
     exclude = ["payload"]
-    readonly_fields = [field.name for field in WebhookDelivery._meta.fields if field.name != "payload"] + ["payload_redacted"]
+    readonly_fields = [field.name for field in WebhookDelivery._meta.fields if field.name != "payload"] + [
+        "payload_redacted"
+    ]
     actions = ["replay"]
 
     def get_queryset(self, request):
@@ -106,7 +130,16 @@ class RedeliveryRequestAdmin(admin.ModelAdmin):
     """Deliveries GitHub failed to send and was asked to send again; read-only. "Received" tells
     whether the redelivery has reached us since."""
 
-    list_display = ["delivery_id", "event", "action", "failed_status", "failed_at", "refused_with", "requested_at", "received"]
+    list_display = [
+        "delivery_id",
+        "event",
+        "action",
+        "failed_status",
+        "failed_at",
+        "refused_with",
+        "requested_at",
+        "received",
+    ]
     list_filter = ["event"]
     search_fields = ["delivery_id"]
     date_hierarchy = "requested_at"

@@ -30,7 +30,11 @@ def check_install_ownership_proof(app_configs, **kwargs) -> list:
 
 @register()
 def check_app_credentials(app_configs, **kwargs) -> list:
-    missing = [name for name, value in (("GITHUB_APP_ID", settings.GITHUB_APP_ID), ("GITHUB_APP_SLUG", settings.GITHUB_APP_SLUG)) if not value]
+    missing = [
+        name
+        for name, value in (("GITHUB_APP_ID", settings.GITHUB_APP_ID), ("GITHUB_APP_SLUG", settings.GITHUB_APP_SLUG))
+        if not value
+    ]
     if not app_private_key_pem():
         missing.append("GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH")
     if not missing:
@@ -55,5 +59,7 @@ def check_webhook_allowlist(app_configs, **kwargs) -> list:
         try:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
-            errors.append(Error(f"GITHUB_WEBHOOK_ALLOWED_CIDRS holds {cidr!r}, which is not a network.", id="github_app.E004"))
+            errors.append(
+                Error(f"GITHUB_WEBHOOK_ALLOWED_CIDRS holds {cidr!r}, which is not a network.", id="github_app.E004")
+            )
     return errors

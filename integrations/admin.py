@@ -18,8 +18,19 @@ class OAuthTokenAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "integration"]
     search_fields = ["external_id", "user__username"]
     fields = readonly_fields = (
-        "id", "user", "integration", "provider", "external_id", "has_access_token", "has_refresh_token",
-        "access_token_expires_at", "credential_data", "is_active", "created_at", "updated_at", "revoked_at",
+        "id",
+        "user",
+        "integration",
+        "provider",
+        "external_id",
+        "has_access_token",
+        "has_refresh_token",
+        "access_token_expires_at",
+        "credential_data",
+        "is_active",
+        "created_at",
+        "updated_at",
+        "revoked_at",
     )
     actions = ["revoke"]
 

@@ -6,7 +6,9 @@ from django.core.checks import Error, register
 @register()
 def check_encryption_keys(app_configs, **kwargs) -> list[Error]:
     if not settings.ENCRYPTION_KEY:
-        return [Error("ENCRYPTION_KEY is empty.", hint="Generate one with Fernet.generate_key().", id="integrations.E001")]
+        return [
+            Error("ENCRYPTION_KEY is empty.", hint="Generate one with Fernet.generate_key().", id="integrations.E001")
+        ]
     errors = []
     for position, key in enumerate(settings.ENCRYPTION_KEY, start=1):
         try:

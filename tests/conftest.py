@@ -16,7 +16,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 # freezegun's default ignore list holds "gi" (GObject) as a name prefix, which would leave code in
 # `github_app` on the real clock.
-freezegun.configure(default_ignore_list=["threading", "queue", "multiprocessing", "_pytest.terminal.", "_pytest.runner."])
+freezegun.configure(
+    default_ignore_list=["threading", "queue", "multiprocessing", "_pytest.terminal.", "_pytest.runner."]
+)
 
 
 def load_fixture(name: str) -> dict:
@@ -72,8 +74,12 @@ def github_connection(user, installation_id: int, *, repositories: dict[int, str
     for repository_id, full_name in (repositories or {}).items():
         installation, _ = Installation.objects.get_or_create(
             installation_id=installation_id,
-            defaults={"account_id": 1, "account_login": full_name.split("/")[0], "account_type": "Organization",
-                      "repository_selection": "selected"},
+            defaults={
+                "account_id": 1,
+                "account_login": full_name.split("/")[0],
+                "account_type": "Organization",
+                "repository_selection": "selected",
+            },
         )
         InstallationRepository.objects.get_or_create(
             installation=installation, repository_id=repository_id, defaults={"full_name": full_name}

@@ -21,7 +21,10 @@ def token(user) -> OAuthToken:
 
 
 def test_connection_pages_never_show_credentials(staff, token):
-    pages = [staff.get("/admin/integrations/oauthtoken/"), staff.get(f"/admin/integrations/oauthtoken/{token.pk}/change/")]
+    pages = [
+        staff.get("/admin/integrations/oauthtoken/"),
+        staff.get(f"/admin/integrations/oauthtoken/{token.pk}/change/"),
+    ]
 
     for page in pages:
         assert page.status_code == 200
@@ -30,9 +33,7 @@ def test_connection_pages_never_show_credentials(staff, token):
 
 
 def test_revoke_action_soft_deletes(staff, token):
-    response = staff.post(
-        "/admin/integrations/oauthtoken/", {"action": "revoke", "_selected_action": [str(token.pk)]}
-    )
+    response = staff.post("/admin/integrations/oauthtoken/", {"action": "revoke", "_selected_action": [str(token.pk)]})
 
     assert response.status_code == 302
     token.refresh_from_db()
@@ -41,7 +42,11 @@ def test_revoke_action_soft_deletes(staff, token):
 
 def test_installation_page_lists_its_repositories(staff):
     installation = Installation.objects.create(
-        installation_id=7, account_id=1, account_login="octo-org", account_type="Organization", repository_selection="selected"
+        installation_id=7,
+        account_id=1,
+        account_login="octo-org",
+        account_type="Organization",
+        repository_selection="selected",
     )
     InstallationRepository.objects.create(installation=installation, repository_id=99, full_name="octo-org/widgets")
 
@@ -60,7 +65,9 @@ def test_integration_list_shows_the_github_app_row(staff):
 
 def test_delivery_page_hides_secret_like_values(staff):
     delivery = WebhookDelivery.objects.create(
-        delivery_id="d-1", event="push", payload=b'{"ref": "refs/heads/main", "hook": {"config": {"secret": "s3cr3t-value"}}}'
+        delivery_id="d-1",
+        event="push",
+        payload=b'{"ref": "refs/heads/main", "hook": {"config": {"secret": "s3cr3t-value"}}}',
     )
 
     page = staff.get(f"/admin/github_app/webhookdelivery/{delivery.pk}/change/").content.decode()
@@ -71,10 +78,14 @@ def test_delivery_page_hides_secret_like_values(staff):
 
 
 def test_replay_action_queues_the_delivery_again(staff, django_capture_on_commit_callbacks):
-    delivery = WebhookDelivery.objects.create(delivery_id="d-2", event="push", payload=b"{}", status="failed", attempts=8)
+    delivery = WebhookDelivery.objects.create(
+        delivery_id="d-2", event="push", payload=b"{}", status="failed", attempts=8
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff.post("/admin/github_app/webhookdelivery/", {"action": "replay", "_selected_action": [str(delivery.pk)]})
+        response = staff.post(
+            "/admin/github_app/webhookdelivery/", {"action": "replay", "_selected_action": [str(delivery.pk)]}
+        )
 
     assert response.status_code == 302
     delivery.refresh_from_db()
@@ -82,7 +93,9 @@ def test_replay_action_queues_the_delivery_again(staff, django_capture_on_commit
 
 
 def test_a_very_large_payload_is_not_rendered(staff):
-    delivery = WebhookDelivery.objects.create(delivery_id="d-3", event="push", payload=b'{"p": "' + b"x" * 3_000_000 + b'"}')
+    delivery = WebhookDelivery.objects.create(
+        delivery_id="d-3", event="push", payload=b'{"p": "' + b"x" * 3_000_000 + b'"}'
+    )
 
     page = staff.get(f"/admin/github_app/webhookdelivery/{delivery.pk}/change/").content.decode()
 
@@ -95,10 +108,16 @@ def test_run_history_shows_step_outputs(staff, user):
     from workflows.services import workflow_create
 
     workflow = workflow_create(
-        owner=user, name="Admin view", definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []}
+        owner=user,
+        name="Admin view",
+        definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []},
     )
-    run = WorkflowRun.objects.create(workflow=workflow, version=workflow.current_version, owner=workflow.owner, trigger={"event": "push"})
-    StepRun.objects.create(run=run, node_id="c", node_type="logic.condition", position=0, output={"result": "visible-output"})
+    run = WorkflowRun.objects.create(
+        workflow=workflow, version=workflow.current_version, owner=workflow.owner, trigger={"event": "push"}
+    )
+    StepRun.objects.create(
+        run=run, node_id="c", node_type="logic.condition", position=0, output={"result": "visible-output"}
+    )
 
     assert "visible-output" in staff.get(f"/admin/workflows/workflowrun/{run.pk}/change/").content.decode()
     assert staff.get(f"/admin/workflows/workflow/{workflow.pk}/change/").status_code == 200
@@ -109,7 +128,9 @@ def test_a_deleted_workflow_cannot_be_switched_on_again(staff, user):
     from workflows.services import workflow_create, workflow_delete
 
     workflow = workflow_create(
-        owner=user, name="Gone", definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}]}
+        owner=user,
+        name="Gone",
+        definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}]},
     )
     workflow_delete(workflow=workflow)
     url = f"/admin/workflows/workflow/{workflow.pk}/change/"
@@ -157,14 +178,24 @@ def test_run_pages_hide_secret_like_values_of_outputs_and_triggers(staff, user):
     from workflows.services import workflow_create
 
     workflow = workflow_create(
-        owner=user, name="Leaky", definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []}
+        owner=user,
+        name="Leaky",
+        definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []},
     )
     run = WorkflowRun.objects.create(
-        workflow=workflow, version=workflow.current_version, owner=workflow.owner,
-        trigger={"event": "push", "payload": {"ref": "refs/heads/main", "hook": {"config": {"secret": "hook-secret-value"}}}},
+        workflow=workflow,
+        version=workflow.current_version,
+        owner=workflow.owner,
+        trigger={
+            "event": "push",
+            "payload": {"ref": "refs/heads/main", "hook": {"config": {"secret": "hook-secret-value"}}},
+        },
     )
     StepRun.objects.create(
-        run=run, node_id="c", node_type="logic.condition", position=0,
+        run=run,
+        node_id="c",
+        node_type="logic.condition",
+        position=0,
         output={"result": "visible-output", "token": "ghs_secret", "nested": {"api_key": "api-key-value"}},
     )
 
@@ -185,8 +216,15 @@ def test_pending_install_completions_are_read_only_and_hide_tokens(staff, user):
 
     digest = "d" * 64
     pending = PendingInstallCompletion.objects.create(
-        key_digest=digest, user=user, installation_id=957387, setup_action="install", installation_data={"id": 957387},
-        github_user_id=21031067, github_login="Codertocat", access_token=SECRET, refresh_token="ghr_" + "y" * 76,
+        key_digest=digest,
+        user=user,
+        installation_id=957387,
+        setup_action="install",
+        installation_data={"id": 957387},
+        github_user_id=21031067,
+        github_login="Codertocat",
+        access_token=SECRET,
+        refresh_token="ghr_" + "y" * 76,
         expires_at=timezone.now() + timedelta(minutes=10),
     )
     pages = [

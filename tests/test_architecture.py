@@ -168,15 +168,19 @@ class TestTheCheckItself:
 
     def test_a_dynamic_import_of_a_name_chosen_at_run_time_is_refused(self, tmp_path):
         source = tmp_path / "services.py"
-        source.write_text("from django.conf import settings\nfrom django.utils.module_loading import import_string\n"
-                          "handler = import_string(settings.HANDLER)\n")
+        source.write_text(
+            "from django.conf import settings\nfrom django.utils.module_loading import import_string\n"
+            "handler = import_string(settings.HANDLER)\n"
+        )
         with pytest.raises(AssertionError, match="names its module at run time"):
             imports_of("github_app.webhooks.deliveries", source)
 
     def test_a_relative_import_is_resolved(self, tmp_path):
         source = tmp_path / "tasks.py"
         source.write_text("from .deliveries import delivery_process\nfrom .. import models\n")
-        assert {"github_app.webhooks.deliveries", "github_app.models"} <= imports_of("github_app.webhooks.tasks", source)
+        assert {"github_app.webhooks.deliveries", "github_app.models"} <= imports_of(
+            "github_app.webhooks.tasks", source
+        )
 
     def test_a_cycle_is_found(self):
         graph = {"a.engine": {"a.tasks"}, "a.tasks": {"a.relay"}, "a.relay": {"a.engine"}, "a.other": {"a.engine"}}

@@ -79,7 +79,9 @@ def test_password_spraying_from_one_address_is_throttled(anon, user):
 
 def test_a_forged_forwarded_for_header_does_not_dodge_the_throttle(anon, user):
     statuses = [
-        anon.post(TOKEN, {"username": f"user-{n}", "password": "guess"}, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
+        anon.post(
+            TOKEN, {"username": f"user-{n}", "password": "guess"}, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}"
+        ).status_code
         for n in range(31)
     ]
 

@@ -48,7 +48,9 @@ def modes_seen_while_running(main, target: Path) -> set[int]:
     return seen
 
 
-def test_the_env_file_is_never_readable_by_others_not_even_while_it_is_written(write_dotenv, permissive_umask, tmp_path):
+def test_the_env_file_is_never_readable_by_others_not_even_while_it_is_written(
+    write_dotenv, permissive_umask, tmp_path
+):
     target = tmp_path / ".env"
 
     modes = modes_seen_while_running(write_dotenv, target)

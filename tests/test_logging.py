@@ -7,12 +7,24 @@ from aiworkflow.logging import JsonFormatter
 
 def test_json_lines_keep_the_extra_fields():
     record = logging.makeLogRecord(
-        {"name": "github_app", "levelno": logging.INFO, "levelname": "INFO", "msg": "stored %s", "args": ("x",), "delivery_id": "d-1"}
+        {
+            "name": "github_app",
+            "levelno": logging.INFO,
+            "levelname": "INFO",
+            "msg": "stored %s",
+            "args": ("x",),
+            "delivery_id": "d-1",
+        }
     )
 
     line = json.loads(JsonFormatter().format(record))
 
-    assert (line["logger"], line["level"], line["message"], line["delivery_id"]) == ("github_app", "INFO", "stored x", "d-1")
+    assert (line["logger"], line["level"], line["message"], line["delivery_id"]) == (
+        "github_app",
+        "INFO",
+        "stored x",
+        "d-1",
+    )
     assert "args" not in line and "msg" not in line
 
 

@@ -11,10 +11,26 @@ CONDITION = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condi
 @pytest.mark.parametrize(
     "path, body",
     [
-        ("/api/v1/app/workflows", {"name": "x", "definition": {**CONDITION, "nodes": [{**CONDITION["nodes"][0], "params": {"condition": "a\u0000"}}]}}),
-        ("/api/v1/app/workflows", {"name": "x", "definition": CONDITION, "triggers": [{"config": {"repository": "a/b", "events": ["push"], "branches": ["m\u0000"]}}]}),
+        (
+            "/api/v1/app/workflows",
+            {
+                "name": "x",
+                "definition": {**CONDITION, "nodes": [{**CONDITION["nodes"][0], "params": {"condition": "a\u0000"}}]},
+            },
+        ),
+        (
+            "/api/v1/app/workflows",
+            {
+                "name": "x",
+                "definition": CONDITION,
+                "triggers": [{"config": {"repository": "a/b", "events": ["push"], "branches": ["m\u0000"]}}],
+            },
+        ),
         ("/api/v1/app/workflows", {"name": "x", "definition": CONDITION, "key\u0000": 1}),
-        ("/api/v1/app/triggers/test", {"config": {"repository": "a/b", "events": ["push"]}, "event": "push", "payload": {"ref": "\u0000"}}),
+        (
+            "/api/v1/app/triggers/test",
+            {"config": {"repository": "a/b", "events": ["push"]}, "event": "push", "payload": {"ref": "\u0000"}},
+        ),
     ],
 )
 def test_a_nul_character_anywhere_in_a_body_is_a_400(api, path, body):
@@ -28,6 +44,8 @@ def test_a_nul_character_anywhere_in_a_body_is_a_400(api, path, body):
 def test_a_test_run_payload_with_a_nul_character_is_a_400(api, user):
     workflow_id = api.post("/api/v1/app/workflows", {"name": "x", "definition": CONDITION}, format="json").json()["id"]
 
-    response = api.post(f"/api/v1/app/workflows/{workflow_id}/test", {"event": "push", "payload": {"ref": "a\u0000"}}, format="json")
+    response = api.post(
+        f"/api/v1/app/workflows/{workflow_id}/test", {"event": "push", "payload": {"ref": "a\u0000"}}, format="json"
+    )
 
     assert response.status_code == 400

@@ -52,7 +52,9 @@ def test_models_and_migrations_agree(db):
 
 def test_the_filesystem_broker_shows_a_message_to_consumers_only_once_it_is_whole(tmp_path, monkeypatch):
     folders = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(tmp_path)}
-    with Connection("filesystem://", transport="aiworkflow.broker:FilesystemTransport", transport_options=folders) as connection:
+    with Connection(
+        "filesystem://", transport="aiworkflow.broker:FilesystemTransport", transport_options=folders
+    ) as connection:
         queue = connection.SimpleQueue("deliveries")
         waiting_while_written = []
         rename = os.replace

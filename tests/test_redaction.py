@@ -19,7 +19,9 @@ def test_the_run_api_hides_secret_like_values_of_step_outputs(api, user):
     from workflows.services import workflow_create
 
     workflow = workflow_create(
-        owner=user, name="Leaky", definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []}
+        owner=user,
+        name="Leaky",
+        definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []},
     )
     run = WorkflowRun.objects.create(
         workflow=workflow, version=workflow.current_version, owner=user, trigger={"event": "push", "action": ""}
@@ -34,7 +36,9 @@ def test_the_run_api_hides_secret_like_values_of_step_outputs(api, user):
 
 
 def format_json_line(**extra) -> dict:
-    record = logging.makeLogRecord({"name": "workflows", "levelno": logging.INFO, "levelname": "INFO", "msg": "step done", **extra})
+    record = logging.makeLogRecord(
+        {"name": "workflows", "levelno": logging.INFO, "levelname": "INFO", "msg": "step done", **extra}
+    )
     return json.loads(JsonFormatter().format(record))
 
 

@@ -40,7 +40,9 @@ def test_an_error_reported_to_sentry_carries_no_local_variables():
         "SENTRY_ENVIRONMENT": "staging",
     }
 
-    probe = subprocess.run([sys.executable, "-c", PROBE], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
 
     assert probe.returncode == 0, probe.stderr
     report = json.loads(probe.stdout.strip().splitlines()[-1])

@@ -70,9 +70,21 @@ def worker_process(**extra_env: str) -> Iterator[WorkerProcess]:
         **extra_env,
     }
     command = [
-        sys.executable, "-m", "celery", "-A", "aiworkflow", "worker", "--pool=solo", "--queues", queue,
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
-        "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "aiworkflow",
+        "worker",
+        "--pool=solo",
+        "--queues",
+        queue,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel=INFO",
+        "--hostname",
+        f"test-{uuid.uuid4().hex[:8]}@%h",
     ]
     process = subprocess.Popen(
         command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -24,7 +24,9 @@ class TriggerTestApi(APIView):
         config = serializers.JSONField()
         event = serializers.ChoiceField(choices=sorted(WORKFLOW_EVENTS))
         payload = serializers.DictField()
-        changed_files = serializers.ListField(child=serializers.CharField(max_length=4096), max_length=3000, required=False)
+        changed_files = serializers.ListField(
+            child=serializers.CharField(max_length=4096), max_length=3000, required=False
+        )
 
     class TriggerTestOutputSerializer(serializers.Serializer):
         matched = serializers.BooleanField()
@@ -83,7 +85,10 @@ class WorkflowListCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         workflow = workflow_save(
-            owner=request.user, name=data["name"], definition=data["definition"], is_active=data["is_active"],
+            owner=request.user,
+            name=data["name"],
+            definition=data["definition"],
+            is_active=data["is_active"],
             triggers=_trigger_configs(data),
         )
         return Response(WorkflowOutputSerializer(workflow).data, status=status.HTTP_201_CREATED)
@@ -101,8 +106,12 @@ class WorkflowDetailApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         workflow = workflow_save(
-            owner=request.user, workflow=workflow, name=data.get("name"), definition=data.get("definition"),
-            is_active=data.get("is_active") if "is_active" in request.data else None, triggers=_trigger_configs(data),
+            owner=request.user,
+            workflow=workflow,
+            name=data.get("name"),
+            definition=data.get("definition"),
+            is_active=data.get("is_active") if "is_active" in request.data else None,
+            triggers=_trigger_configs(data),
         )
         return Response(WorkflowOutputSerializer(workflow).data)
 

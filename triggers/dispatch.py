@@ -35,7 +35,9 @@ NO_COMMIT = "0" * 40
 DIFF_UNAVAILABLE_STATUSES = (406, 422)
 
 
-def trigger_candidates(*, installation_id: int | None, repository_id: int | None, repository: str, event: str) -> list[Trigger]:
+def trigger_candidates(
+    *, installation_id: int | None, repository_id: int | None, repository: str, event: str
+) -> list[Trigger]:
     if not installation_id or not repository:
         return []
     if not installation_covers(installation_id=installation_id, repository=repository):
@@ -43,8 +45,12 @@ def trigger_candidates(*, installation_id: int | None, repository_id: int | None
     owners = repository_owner_ids(installation_id=installation_id, repository_id=repository_id, repository=repository)
     return list(
         Trigger.objects.filter(
-            index_rows__repository=repository.lower(), index_rows__event=event, index_rows__owner_id__in=owners,
-            is_active=True, workflow__is_active=True, workflow__deleted_at__isnull=True,
+            index_rows__repository=repository.lower(),
+            index_rows__event=event,
+            index_rows__owner_id__in=owners,
+            is_active=True,
+            workflow__is_active=True,
+            workflow__deleted_at__isnull=True,
         ).select_related("workflow__current_version")
     )
 
@@ -58,9 +64,13 @@ def _diff_unavailable(error: GithubException) -> bool:
 
 def _changed_files_from_api(event: str, payload: dict, installation_id: int, repository: str) -> list[str] | None:
     if event == "push" and payload.get("before") and payload.get("before") != NO_COMMIT and payload.get("after"):
-        return compare_changed_files(installation_id=installation_id, repo=repository, base=payload["before"], head=payload["after"])
+        return compare_changed_files(
+            installation_id=installation_id, repo=repository, base=payload["before"], head=payload["after"]
+        )
     if event in PULL_REQUEST_EVENTS and payload.get("pull_request"):
-        files = pull_request_files(installation_id=installation_id, repo=repository, number=payload["pull_request"]["number"])
+        files = pull_request_files(
+            installation_id=installation_id, repo=repository, number=payload["pull_request"]["number"]
+        )
         return changed_paths(files)
     return None
 
@@ -76,7 +86,10 @@ def _changed_files(event: str, payload: dict, installation_id: int, repository: 
     except GithubException as exc:
         if not _diff_unavailable(exc):
             raise
-        logger.info("GitHub cannot produce the diff; path filters pass", extra={"repository": repository, "github_status": exc.status})
+        logger.info(
+            "GitHub cannot produce the diff; path filters pass",
+            extra={"repository": repository, "github_status": exc.status},
+        )
         return None
 
 
@@ -85,7 +98,11 @@ def _has_path_filters(trigger: Trigger) -> bool:
 
 
 def _matching(candidates: list[Trigger], event: str, payload: dict, changed_files: list[str] | None) -> list[Trigger]:
-    return [candidate for candidate in candidates if trigger_evaluate(candidate.config, event, payload, changed_files).matched]
+    return [
+        candidate
+        for candidate in candidates
+        if trigger_evaluate(candidate.config, event, payload, changed_files).matched
+    ]
 
 
 def delivery_dispatch(delivery: WebhookDelivery, payload: dict) -> int:
@@ -94,8 +111,10 @@ def delivery_dispatch(delivery: WebhookDelivery, payload: dict) -> int:
     if installation_id is None:  # an account-wide event: no repository, so no trigger
         return 0
     candidates = trigger_candidates(
-        installation_id=installation_id, repository_id=delivery.repository_id,
-        repository=delivery.repository_full_name, event=delivery.event,
+        installation_id=installation_id,
+        repository_id=delivery.repository_id,
+        repository=delivery.repository_full_name,
+        event=delivery.event,
     )
     matching = _matching(candidates, delivery.event, payload, None)
     if any(_has_path_filters(trigger) for trigger in matching):

@@ -18,7 +18,12 @@ from django.conf import settings
 from github_app.webhooks.payloads import payload_value
 from triggers.patterns import FilterPattern, patterns_compile, patterns_decide
 
-PULL_REQUEST_EVENTS = {"pull_request", "pull_request_review", "pull_request_review_comment", "pull_request_review_thread"}
+PULL_REQUEST_EVENTS = {
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "pull_request_review_thread",
+}
 PULL_REQUEST_DEFAULT_ACTIONS = ["opened", "synchronize", "reopened"]
 
 
@@ -47,7 +52,7 @@ def _ref(event: str, payload: dict) -> tuple[str | None, str | None]:
         ref = _text(payload, "ref") or ""
         for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
             if ref.startswith(prefix):
-                return kind, ref[len(prefix):]
+                return kind, ref[len(prefix) :]
         return None, None
     if event in PULL_REQUEST_EVENTS:
         return "branch", _text(payload, "pull_request", "base", "ref")
@@ -83,7 +88,11 @@ def _filter_list(evaluation: Evaluation, name: str, patterns: list[FilterPattern
         verdict = f'ignored by "{by.source}"' if selected and by else "not ignored by any pattern"
         evaluation.decide(not selected, f'{name}: "{value}" {verdict}')
     else:
-        verdict = f'selected by "{by.source}"' if selected and by else (f'excluded by "{by.source}"' if by else "not selected by any pattern")
+        verdict = (
+            f'selected by "{by.source}"'
+            if selected and by
+            else (f'excluded by "{by.source}"' if by else "not selected by any pattern")
+        )
         evaluation.decide(selected, f'{name}: "{value}" {verdict}')
 
 
@@ -117,7 +126,11 @@ def _paths(evaluation: Evaluation, config: dict, changed_files: list[str] | None
         decisions = [(path, *patterns_decide(patterns, path)) for path in changed_files]
         chosen = [(path, by) for path, selected, by in decisions if selected and by]
         if key == "paths":
-            reason = f'"{chosen[0][0]}" selected by "{chosen[0][1].source}"' if chosen else f"none of {len(changed_files)} changed files selected"
+            reason = (
+                f'"{chosen[0][0]}" selected by "{chosen[0][1].source}"'
+                if chosen
+                else f"none of {len(changed_files)} changed files selected"
+            )
             evaluation.decide(bool(chosen), f"{key}: {reason}")
         else:
             kept = [path for path, selected, _ in decisions if not selected]
@@ -153,7 +166,7 @@ def _drafts(evaluation: Evaluation, config: dict, event: str, payload: dict) -> 
     ignore_drafts, note = _default_true(config, "ignore_drafts")
     if ignore_drafts and event in PULL_REQUEST_EVENTS:
         draft = bool(payload_value(payload, "pull_request", "draft"))
-        evaluation.decide(not draft, f'ignore_drafts: the pull request {"is" if draft else "is not"} a draft{note}')
+        evaluation.decide(not draft, f"ignore_drafts: the pull request {'is' if draft else 'is not'} a draft{note}")
 
 
 def trigger_evaluate(config: dict, event: str, payload: dict, changed_files: list[str] | None = None) -> Evaluation:
@@ -165,10 +178,17 @@ def trigger_evaluate(config: dict, event: str, payload: dict, changed_files: lis
     actions = config.get("action_filter") or (PULL_REQUEST_DEFAULT_ACTIONS if event == "pull_request" else None)
     if actions:
         default = "" if config.get("action_filter") else " (pull_request's default)"
-        evaluation.decide(action in actions, f'action: "{action}" {"is" if action in actions else "is not"} in {_quoted(actions)}{default}')
+        evaluation.decide(
+            action in actions,
+            f'action: "{action}" {"is" if action in actions else "is not"} in {_quoted(actions)}{default}',
+        )
     if event == "push" and payload.get("deleted"):
         opted_in = bool(config.get("match_deletions"))
-        evaluation.decide(opted_in, "push: deletes the ref" + ("; match_deletions is set" if opted_in else ", which matches only with match_deletions"))
+        evaluation.decide(
+            opted_in,
+            "push: deletes the ref"
+            + ("; match_deletions is set" if opted_in else ", which matches only with match_deletions"),
+        )
     kind, name = _ref(event, payload)
     if _refs(evaluation, config, kind, name):
         _paths(evaluation, config, changed_files)
@@ -182,7 +202,9 @@ def trigger_evaluate(config: dict, event: str, payload: dict, changed_files: lis
     if "label_filter" in config:
         present = {label.lower(): label for label in _labels(payload)}
         found = [label for label in config["label_filter"] if label.lower() in present]
-        evaluation.decide(bool(found), f'label_filter: {f"has {_quoted(found)}" if found else "none of the labels is on it"}')
+        evaluation.decide(
+            bool(found), f"label_filter: {f'has {_quoted(found)}' if found else 'none of the labels is on it'}"
+        )
     _senders(evaluation, config, payload)
     _drafts(evaluation, config, event, payload)
     return evaluation

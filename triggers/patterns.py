@@ -56,9 +56,14 @@ def _character_class(pattern: str, start: int) -> tuple[str, int]:
     while index < len(body):
         if index + 2 < len(body) and body[index + 1] == "-":
             low, high = body[index], body[index + 2]
-            same_kind = any(low.isascii() and high.isascii() and kind(low) and kind(high) for kind in (str.isdigit, str.islower, str.isupper))
+            same_kind = any(
+                low.isascii() and high.isascii() and kind(low) and kind(high)
+                for kind in (str.isdigit, str.islower, str.isupper)
+            )
             if not same_kind or low > high:
-                raise PatternInvalid(f"{pattern!r} has the range {low}-{high}; ranges go upwards within a-z, A-Z or 0-9.")
+                raise PatternInvalid(
+                    f"{pattern!r} has the range {low}-{high}; ranges go upwards within a-z, A-Z or 0-9."
+                )
             parts.append(f"{re.escape(low)}-{re.escape(high)}")
             index += 3
         else:
@@ -87,7 +92,9 @@ def pattern_compile(source: str) -> FilterPattern:
     if not pattern:
         raise PatternInvalid("A lone ! negates nothing.")
     if pattern[0] in "?+":
-        raise PatternInvalid(f"{source!r} starts with {pattern[0]}, which repeats the character before it; there is none.")
+        raise PatternInvalid(
+            f"{source!r} starts with {pattern[0]}, which repeats the character before it; there is none."
+        )
     regex: list[str] = []
     quantifiable = False  # whether the last piece is one character that ? or + may apply to
     index = 0

@@ -45,7 +45,12 @@ def _string_list(config: dict, key: str, position: int | None, *, most: int = MA
     too_long = next((item for item in value if len(item) > MAX_ENTRY_LENGTH), None)
     if too_long is not None:
         detail = {"pattern": too_long} if key in PATTERN_LISTS else {}
-        _refuse(f"`{key}`: an entry is at most {MAX_ENTRY_LENGTH} characters; one has {len(too_long)}.", position=position, field=key, **detail)
+        _refuse(
+            f"`{key}`: an entry is at most {MAX_ENTRY_LENGTH} characters; one has {len(too_long)}.",
+            position=position,
+            field=key,
+            **detail,
+        )
 
 
 def trigger_config_check(config, *, position: int | None = None) -> None:
@@ -71,7 +76,11 @@ def trigger_config_check(config, *, position: int | None = None) -> None:
             _refuse(f"`{key}` is true or false.", position=position, field=key)
     for key in ("branches", "tags", "paths"):
         if key in config and f"{key}_ignore" in config:
-            _refuse(f"`{key}` and `{key}_ignore` cannot be used together; use ! patterns in `{key}`.", position=position, field=key)
+            _refuse(
+                f"`{key}` and `{key}_ignore` cannot be used together; use ! patterns in `{key}`.",
+                position=position,
+                field=key,
+            )
     for key in PATTERN_LISTS:
         for pattern in config.get(key, []):
             try:
@@ -88,18 +97,25 @@ def _repository_reached(owner: User, repository: str) -> bool:
 @transaction.atomic
 def triggers_replace(*, workflow: Workflow, configs: list) -> None:
     if len(configs) > settings.WORKFLOW_MAX_TRIGGERS:
-        _refuse(f"A workflow has at most {settings.WORKFLOW_MAX_TRIGGERS} triggers; this one has {len(configs)}.", position=None, field="triggers")
+        _refuse(
+            f"A workflow has at most {settings.WORKFLOW_MAX_TRIGGERS} triggers; this one has {len(configs)}.",
+            position=None,
+            field="triggers",
+        )
     for position, config in enumerate(configs):
         trigger_config_check(config, position=position)
         if not _repository_reached(workflow.owner, config["repository"]):
             _refuse(
                 f"{config['repository']} is not among the repositories you have connected.",
-                position=position, field="repository",
+                position=position,
+                field="repository",
             )
     workflow.triggers.all().delete()
     triggers = Trigger.objects.bulk_create([Trigger(workflow=workflow, config=config) for config in configs])
     TriggerIndex.objects.bulk_create(
-        TriggerIndex(trigger=trigger, repository=trigger.config["repository"].lower(), event=event, owner_id=workflow.owner_id)
+        TriggerIndex(
+            trigger=trigger, repository=trigger.config["repository"].lower(), event=event, owner_id=workflow.owner_id
+        )
         for trigger in triggers
         for event in dict.fromkeys(trigger.config["events"])
     )

@@ -52,8 +52,16 @@ class WorkflowAdmin(admin.ModelAdmin):
 class StepRunInline(ReadOnlyInline):
     model = StepRun
     fields = readonly_fields = (
-        "node_id", "node_type", "status", "conclusion", "attempts", "output_redacted", "output_truncated", "error",
-        "started_at", "finished_at",
+        "node_id",
+        "node_type",
+        "status",
+        "conclusion",
+        "attempts",
+        "output_redacted",
+        "output_truncated",
+        "error",
+        "started_at",
+        "finished_at",
     )
 
     @admin.display(description=f"output ({REDACTED_DESCRIPTION})")

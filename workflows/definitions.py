@@ -1,7 +1,7 @@
 """A workflow definition: nodes and the edges between them, checked whole when it is saved.
 
-    {"nodes": [{"id": "pr", "type": "github.get_pull_request", "params": {}}, ...],
-     "edges": [{"from": "pr", "to": "review"}, ...]}
+{"nodes": [{"id": "pr", "type": "github.get_pull_request", "params": {}}, ...],
+ "edges": [{"from": "pr", "to": "review"}, ...]}
 """
 
 import re
@@ -42,7 +42,9 @@ def _check_node(node, seen: set[str]) -> None:
     type_name = node.get("type")
     node_type = NODE_TYPES.get(type_name) if isinstance(type_name, str) else None
     if node_type is None:
-        _fail(f"Node {node_id!r} has an unknown type {node.get('type')!r}.", node=node_id, known_types=sorted(NODE_TYPES))
+        _fail(
+            f"Node {node_id!r} has an unknown type {node.get('type')!r}.", node=node_id, known_types=sorted(NODE_TYPES)
+        )
     params = node.get("params", {})
     errors = sorted(Draft202012Validator(node_type.schema).iter_errors(params), key=lambda error: list(error.path))
     if errors:

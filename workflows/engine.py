@@ -33,8 +33,10 @@ def _retry_delay(step: StepRun, retry: StepRetryLater) -> float:
     if retry.delay is not None:
         return retry.delay
     return backoff_seconds(
-        attempt=step.attempts, base=settings.WORKFLOW_STEP_RETRY_BASE_SECONDS,
-        cap=settings.WORKFLOW_STEP_RETRY_MAX_SECONDS, jitter=0.2,
+        attempt=step.attempts,
+        base=settings.WORKFLOW_STEP_RETRY_BASE_SECONDS,
+        cap=settings.WORKFLOW_STEP_RETRY_MAX_SECONDS,
+        jitter=0.2,
     )
 
 
@@ -84,8 +86,13 @@ def _execute_step(run: WorkflowRun, trigger: dict, step: StepRun, node: dict, ou
     step.save(update_fields=["status", "started_at", "attempts"])
     node_type = NODE_TYPES[node["type"]]
     context = StepContext(
-        run_id=str(run.pk), node_id=step.node_id, owner_id=run.owner_id, installation_id=run.installation_id,
-        repository=run.repository, trigger=trigger, dry_run=run.dry_run,
+        run_id=str(run.pk),
+        node_id=step.node_id,
+        owner_id=run.owner_id,
+        installation_id=run.installation_id,
+        repository=run.repository,
+        trigger=trigger,
+        dry_run=run.dry_run,
     )
     try:
         params = template_render(node.get("params", {}), _template_context(run, trigger, outputs))
@@ -154,7 +161,9 @@ def run_execute(*, run_id: str) -> float | None:
     definition = run.version.definition
     order = definition_order(definition)  # checked in full when the version was saved
     nodes = {node["id"]: node for node in definition["nodes"]}
-    parents = {node_id: [edge["from"] for edge in definition.get("edges", []) if edge["to"] == node_id] for node_id in nodes}
+    parents = {
+        node_id: [edge["from"] for edge in definition.get("edges", []) if edge["to"] == node_id] for node_id in nodes
+    }
     steps = _steps_of(run, order, nodes)
     outputs = {node_id: step.output for node_id, step in steps.items() if step.conclusion == Conclusion.SUCCESS}
     trigger = {**run.trigger, "payload": run_payload(run=run)}
@@ -175,9 +184,7 @@ def run_execute(*, run_id: str) -> float | None:
     return None
 
 
-def _run_finish(
-    run: WorkflowRun, steps: dict[str, StepRun], *, timed_out: bool = False, worker_lost: str = ""
-) -> None:
+def _run_finish(run: WorkflowRun, steps: dict[str, StepRun], *, timed_out: bool = False, worker_lost: str = "") -> None:
     reason = "The run's deadline passed." if timed_out else worker_lost
     for step in steps.values():
         if step.status != Status.COMPLETED:
@@ -218,7 +225,8 @@ def run_claim(*, run_id: str, claim: str) -> bool:
     logger.error("run stopped: its worker was lost on every attempt", extra={"run_id": run_id, "workers_lost": lost})
     nodes = {node["id"]: node for node in run.version.definition["nodes"]}
     _run_finish(
-        run, _steps_of(run, definition_order(run.version.definition), nodes),
+        run,
+        _steps_of(run, definition_order(run.version.definition), nodes),
         worker_lost=f"Worker lost: the worker running this run was lost {lost} times (killed out of memory or past "
         "the time limit, or stopped mid-run), so the run was stopped.",
     )

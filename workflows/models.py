@@ -90,14 +90,16 @@ class WorkflowRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     stale_after = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="A run not finished by then has lost its message or its worker: the relay enqueues it again.",
     )
     deliveries = models.PositiveIntegerField(
         default=0, help_text="How many times a worker took up the run's message: counts workers lost mid-run."
     )
     claimed_by = models.CharField(
-        max_length=255, blank=True,
+        max_length=255,
+        blank=True,
         help_text="The task message whose execution holds the run (one at a time); empty when none does.",
     )
 
@@ -109,7 +111,9 @@ class WorkflowRun(models.Model):
         ]
         indexes = [
             # The run relay's query, every WORKFLOW_RUN_RELAY_INTERVAL_SECONDS: unfinished runs past due.
-            models.Index(fields=["stale_after"], name="run_relay_idx", condition=models.Q(status__in=["queued", "in_progress"])),
+            models.Index(
+                fields=["stale_after"], name="run_relay_idx", condition=models.Q(status__in=["queued", "in_progress"])
+            ),
         ]
 
     def __str__(self) -> str:

@@ -26,8 +26,10 @@ def run_list(*, workflow: Workflow) -> QuerySet[WorkflowRun]:
 
 def run_get(*, user: User, run_id: uuid.UUID) -> WorkflowRun:
     try:
-        return WorkflowRun.objects.select_related("workflow", "version").prefetch_related("steps").get(
-            pk=run_id, workflow__owner=user
+        return (
+            WorkflowRun.objects.select_related("workflow", "version")
+            .prefetch_related("steps")
+            .get(pk=run_id, workflow__owner=user)
         )
     except WorkflowRun.DoesNotExist:
         raise Http404 from None

@@ -102,11 +102,17 @@ def run_start(
     try:
         with transaction.atomic():
             run = WorkflowRun.objects.create(
-                workflow=workflow, version=version, delivery=delivery,
+                workflow=workflow,
+                version=version,
+                delivery=delivery,
                 trigger={key: value for key, value in trigger.items() if key != "payload"},
-                payload_delivery=payload_delivery, payload=None if payload_delivery else payload,
-                dry_run=dry_run, rerun_of=rerun_of, owner_id=workflow.owner_id,
-                installation_id=trigger.get("installation_id"), repository=trigger.get("repository") or "",
+                payload_delivery=payload_delivery,
+                payload=None if payload_delivery else payload,
+                dry_run=dry_run,
+                rerun_of=rerun_of,
+                owner_id=workflow.owner_id,
+                installation_id=trigger.get("installation_id"),
+                repository=trigger.get("repository") or "",
                 stale_after=run_stale_after(),
             )
     except IntegrityError:
@@ -157,8 +163,12 @@ def run_rerun(*, run: WorkflowRun) -> WorkflowRun:
     elif run.payload_delivery_id is None or not delivery_payload_kept(delivery_pk=run.payload_delivery_id):
         raise RunPayloadPurged()
     return run_start(
-        workflow=run.workflow, version=run.version, trigger=trigger, payload_delivery=run.payload_delivery,
-        dry_run=run.dry_run, rerun_of=run,
+        workflow=run.workflow,
+        version=run.version,
+        trigger=trigger,
+        payload_delivery=run.payload_delivery,
+        dry_run=run.dry_run,
+        rerun_of=run,
     )
 
 

@@ -65,7 +65,9 @@ def github_errors(*, not_found: ApplicationError, unauthorized: ApplicationError
         yield
     except GithubException as exc:
         if _is_rate_limit(exc):
-            raise GitHubUnavailable("GitHub's rate limit is exhausted; try again shortly.", headers=_retry_after(exc)) from None
+            raise GitHubUnavailable(
+                "GitHub's rate limit is exhausted; try again shortly.", headers=_retry_after(exc)
+            ) from None
         if exc.status == 404:
             raise not_found from None
         if exc.status == 401:

@@ -38,7 +38,9 @@ class GitHubRetryLater(ApplicationError):
 
     def __init__(self, retry_after: float, message: str | None = None):
         self.retry_after = max(1, int(retry_after + 0.999))
-        super().__init__(message, detail={"retry_after": self.retry_after}, headers={"Retry-After": str(self.retry_after)})
+        super().__init__(
+            message, detail={"retry_after": self.retry_after}, headers={"Retry-After": str(self.retry_after)}
+        )
 
 
 class BudgetedRetry(GithubRetry):
@@ -62,10 +64,14 @@ def retry_policy() -> BudgetedRetry:
     )
 
 
-def mint_installation_token(installation_id: int, permissions: dict | None, repositories: list[str] | None) -> tuple[str, datetime]:
+def mint_installation_token(
+    installation_id: int, permissions: dict | None, repositories: list[str] | None
+) -> tuple[str, datetime]:
     """`POST /app/installations/{id}/access_tokens` as the App, narrowed to a scope if given."""
     body = {key: value for key, value in (("permissions", permissions), ("repositories", repositories)) if value}
-    _, data = app_client.app_request("POST", f"/app/installations/{installation_id}/access_tokens", installation_id=installation_id, body=body)
+    _, data = app_client.app_request(
+        "POST", f"/app/installations/{installation_id}/access_tokens", installation_id=installation_id, body=body
+    )
     logger.info("installation token minted", extra={"installation_id": installation_id})
     return data["token"], datetime.fromisoformat(data["expires_at"])
 
@@ -135,14 +141,18 @@ def installation_repositories_fetch(*, installation_id: int) -> list[dict]:
     """Every repository the installation can reach, through `GET /installation/repositories`."""
 
     def fetch(github: Github) -> list[dict]:
-        pages = PaginatedList(Repository, github.requester, "/installation/repositories", None, list_item="repositories")
+        pages = PaginatedList(
+            Repository, github.requester, "/installation/repositories", None, list_item="repositories"
+        )
         return [{"id": repo.id, "full_name": repo.full_name, "private": repo.private} for repo in pages]
 
     with app_client.github_errors(not_found=InstallationNotFound(detail={"installation_id": installation_id})):
         return installation_call(installation_id, fetch)
 
 
-def installation_call(installation_id: int, operation: Callable[[Github], Result], *, permissions: dict | None = None) -> Result:
+def installation_call(
+    installation_id: int, operation: Callable[[Github], Result], *, permissions: dict | None = None
+) -> Result:
     """Run `operation` with the installation's client: after a 401 the token is refreshed and
     the operation tried once more; a rate limit beyond the wait budget raises GitHubRetryLater."""
     auth = InstallationTokenAuth(installation_id, permissions)
@@ -154,6 +164,8 @@ def installation_call(installation_id: int, operation: Callable[[Github], Result
             auth.refresh()
             return operation(github)
     except RateLimitExceededException as exc:
-        raise GitHubRetryLater(getattr(exc, "wait", None) or settings.GITHUB_SECONDARY_RATE_LIMIT_WAIT_SECONDS) from None
+        raise GitHubRetryLater(
+            getattr(exc, "wait", None) or settings.GITHUB_SECONDARY_RATE_LIMIT_WAIT_SECONDS
+        ) from None
     finally:
         rate_limit_record(installation_id, github)

@@ -44,7 +44,9 @@ class ConditionalReads:
         cache.set(self._key(request_key), (etag, payload), timeout=self.timeout)
 
 
-def _read(github: Github, path: str, *, params: dict | None = None, accept: str = JSON, reads: ConditionalReads | None = None):
+def _read(
+    github: Github, path: str, *, params: dict | None = None, accept: str = JSON, reads: ConditionalReads | None = None
+):
     """One GET, conditional when the run has read it before; returns JSON (or text for diffs)."""
     request_key = f"{path}?{json.dumps(params or {}, sort_keys=True)}#{accept}"
     remembered = reads.get(request_key) if reads else None
@@ -79,7 +81,9 @@ def _error_body(text: str) -> dict:
     return data if isinstance(data, dict) else {"message": text[:500]}
 
 
-def _pages(github: Github, path: str, *, limit: int, reads: ConditionalReads | None = None, item_key: str | None = None) -> list:
+def _pages(
+    github: Github, path: str, *, limit: int, reads: ConditionalReads | None = None, item_key: str | None = None
+) -> list:
     """Every item of a listed resource, page by page, up to `limit`."""
     items: list = []
     page = 1
@@ -112,7 +116,9 @@ def _diff_from_patches(files: list[dict]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _pull_request_diff(github: Github, repo: str, number: int, files: list[dict], reads: ConditionalReads | None) -> tuple[str, bool]:
+def _pull_request_diff(
+    github: Github, repo: str, number: int, files: list[dict], reads: ConditionalReads | None
+) -> tuple[str, bool]:
     """The pull request's unified diff; past GitHub's limits (406 `too_large`: over 300 files or
     20,000 lines) one built from the files' patches, flagged as truncated."""
     try:
@@ -123,7 +129,9 @@ def _pull_request_diff(github: Github, repo: str, number: int, files: list[dict]
         return _diff_from_patches(files), True
 
 
-def pull_request_context(*, installation_id: int, repo: str, number: int, reads: ConditionalReads | None = None) -> dict:
+def pull_request_context(
+    *, installation_id: int, repo: str, number: int, reads: ConditionalReads | None = None
+) -> dict:
     """The pull request, its unified diff, changed files with patches (up to 3000), issue and
     review comments, and the repository."""
 
@@ -137,8 +145,12 @@ def pull_request_context(*, installation_id: int, repo: str, number: int, reads:
             "diff_truncated": diff_truncated,
             "files": files,
             "files_truncated": pull_request.get("changed_files", 0) > len(files),
-            "issue_comments": _pages(github, f"/repos/{repo}/issues/{number}/comments", limit=MAX_COMMENTS, reads=reads),
-            "review_comments": _pages(github, f"/repos/{repo}/pulls/{number}/comments", limit=MAX_COMMENTS, reads=reads),
+            "issue_comments": _pages(
+                github, f"/repos/{repo}/issues/{number}/comments", limit=MAX_COMMENTS, reads=reads
+            ),
+            "review_comments": _pages(
+                github, f"/repos/{repo}/pulls/{number}/comments", limit=MAX_COMMENTS, reads=reads
+            ),
             "repository": _read(github, f"/repos/{repo}", reads=reads),
         }
 
@@ -148,7 +160,8 @@ def pull_request_context(*, installation_id: int, repo: str, number: int, reads:
 def pull_request_files(*, installation_id: int, repo: str, number: int) -> list[dict]:
     """The pull request's changed files (up to 3000), without the rest of its context."""
     return installation_call(
-        installation_id, lambda github: _pages(github, f"/repos/{repo}/pulls/{number}/files", limit=MAX_PULL_REQUEST_FILES)
+        installation_id,
+        lambda github: _pages(github, f"/repos/{repo}/pulls/{number}/files", limit=MAX_PULL_REQUEST_FILES),
     )
 
 
@@ -157,19 +170,35 @@ def commit_context(*, installation_id: int, repo: str, sha: str, reads: Conditio
 
     def read(github: Github) -> dict:
         commit = _read(github, f"/repos/{repo}/commits/{_segments(sha)}", reads=reads)
-        return {"commit": commit, "files": commit.get("files", []), "repository": _read(github, f"/repos/{repo}", reads=reads)}
+        return {
+            "commit": commit,
+            "files": commit.get("files", []),
+            "repository": _read(github, f"/repos/{repo}", reads=reads),
+        }
 
     return installation_call(installation_id, read)
 
 
-def file_content(*, installation_id: int, repo: str, path: str, ref: str | None = None, reads: ConditionalReads | None = None) -> dict:
+def file_content(
+    *, installation_id: int, repo: str, path: str, ref: str | None = None, reads: ConditionalReads | None = None
+) -> dict:
     """A file's text: base64 decoded, no larger than GITHUB_FILE_CONTENT_MAX_BYTES, and None
     (with `binary` set) for content that is not UTF-8 text."""
     params = {"ref": ref} if ref else None
-    entry = installation_call(installation_id, lambda github: _read(github, f"/repos/{repo}/contents/{_segments(path)}", params=params, reads=reads))
+    entry = installation_call(
+        installation_id,
+        lambda github: _read(github, f"/repos/{repo}/contents/{_segments(path)}", params=params, reads=reads),
+    )
     if not isinstance(entry, dict) or entry.get("type") != "file":
         raise FileNotAFile(detail={"path": path})
-    result = {"path": entry["path"], "sha": entry["sha"], "size": entry["size"], "content": None, "binary": False, "truncated": False}
+    result = {
+        "path": entry["path"],
+        "sha": entry["sha"],
+        "size": entry["size"],
+        "content": None,
+        "binary": False,
+        "truncated": False,
+    }
     if entry["size"] > settings.GITHUB_FILE_CONTENT_MAX_BYTES or entry.get("encoding") != "base64":
         return {**result, "truncated": True}
     raw = base64.b64decode(entry["content"])
@@ -180,14 +209,21 @@ def file_content(*, installation_id: int, repo: str, path: str, ref: str | None 
     return {**result, "binary": True} if "\x00" in text else {**result, "content": text}
 
 
-def compare_changed_files(*, installation_id: int, repo: str, base: str, head: str, reads: ConditionalReads | None = None) -> list[str]:
+def compare_changed_files(
+    *, installation_id: int, repo: str, base: str, head: str, reads: ConditionalReads | None = None
+) -> list[str]:
     """The paths changed between two commits (both names of a rename), for a push whose payload
     cannot tell them (more than 20 commits, or a forced push)."""
 
     def read(github: Github) -> list[str]:
         paths: list[str] = []
         for page in range(1, MAX_COMPARE_PAGES + 1):
-            data = _read(github, f"/repos/{repo}/compare/{_segments(base)}...{_segments(head)}", params={"per_page": PER_PAGE, "page": page}, reads=reads)
+            data = _read(
+                github,
+                f"/repos/{repo}/compare/{_segments(base)}...{_segments(head)}",
+                params={"per_page": PER_PAGE, "page": page},
+                reads=reads,
+            )
             paths.extend(changed_paths(data.get("files", [])))
             if len(data.get("commits", [])) < PER_PAGE:
                 break

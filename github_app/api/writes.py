@@ -47,7 +47,9 @@ def comment_upsert(*, installation_id: int, repo: str, number: int, body: str, m
         comments = _pages(github, f"/repos/{repo}/issues/{number}/comments", limit=MAX_COMMENTS)
         mine = next((comment for comment in comments if marker in (comment.get("body") or "")), None)
         if mine is not None:
-            data = _write(github, installation_id, "PATCH", f"/repos/{repo}/issues/comments/{mine['id']}", {"body": text})
+            data = _write(
+                github, installation_id, "PATCH", f"/repos/{repo}/issues/comments/{mine['id']}", {"body": text}
+            )
             return CommentResult(id=data["id"], html_url=data["html_url"], created=False)
         data = _write(github, installation_id, "POST", f"/repos/{repo}/issues/{number}/comments", {"body": text})
         return CommentResult(id=data["id"], html_url=data["html_url"], created=True)
@@ -58,7 +60,9 @@ def comment_upsert(*, installation_id: int, repo: str, number: int, body: str, m
 def labels_add(*, installation_id: int, repo: str, number: int, labels: list[str]) -> list[str]:
     """Add labels to an issue or pull request; returns every label it now has."""
     data = installation_call(
-        installation_id, lambda github: _write(github, installation_id, "POST", f"/repos/{repo}/issues/{number}/labels", {"labels": labels})
+        installation_id,
+        lambda github: _write(
+            github, installation_id, "POST", f"/repos/{repo}/issues/{number}/labels", {"labels": labels}
+        ),
     )
     return [label["name"] for label in data]
-

@@ -114,7 +114,9 @@ def _installation_ownership_verify(*, installation_id: int, code: str | None) ->
     if not code:
         raise OAuthCodeInvalid("GitHub sent no authorization code; enable 'Request user authorization' on the App.")
     user_token = app_client.oauth_code_exchange(code=code)
-    account = app_client.user_installation_access(user_token=user_token["access_token"], installation_id=installation_id)
+    account = app_client.user_installation_access(
+        user_token=user_token["access_token"], installation_id=installation_id
+    )
     if account is None:
         raise InstallationOwnershipUnverified("Your GitHub account cannot access this installation.")
     return InstallingUser(token=user_token, account=account)
@@ -228,7 +230,9 @@ def install_complete(*, completion: str, user: User) -> InstallCompleteResult:
         if not spent:
             raise InstallCompletionInvalid("The install completion has already been used.")
         # As of the callback, when GitHub was asked: a lifecycle event since then still applies.
-        installation = installation_store(data=pending.installation_data, repositories=repositories, as_of=pending.created_at)
+        installation = installation_store(
+            data=pending.installation_data, repositories=repositories, as_of=pending.created_at
+        )
         token = oauth_token_upsert(
             user=user,
             integration=integration_get(integration_id=GITHUB_APP_INTEGRATION_ID),

@@ -36,7 +36,8 @@ def repository_access_replace(*, connection: OAuthToken, repositories: list[dict
         connection.repository_access.exclude(repository_id__in=[repo["id"] for repo in repositories]).delete()
         for repo in repositories:
             RepositoryAccess.objects.update_or_create(
-                connection=connection, repository_id=repo["id"],
+                connection=connection,
+                repository_id=repo["id"],
                 defaults={"installation_id": installation_id, "full_name": repo["full_name"]},
             )
         oauth_token_synced(token=connection)
@@ -45,7 +46,9 @@ def repository_access_replace(*, connection: OAuthToken, repositories: list[dict
 def repository_access_remove(*, installation_id: int, repository_ids: list[int]) -> int:
     """Repositories removed from the installation leave every connection at once, before any
     call to GitHub; returns how many grants went."""
-    deleted, _ = RepositoryAccess.objects.filter(installation_id=installation_id, repository_id__in=repository_ids).delete()
+    deleted, _ = RepositoryAccess.objects.filter(
+        installation_id=installation_id, repository_id__in=repository_ids
+    ).delete()
     return deleted
 
 
@@ -105,5 +108,7 @@ def repository_access_sync_due(*, limit: int = 100) -> int:
             repository_access_sync(connection=connection)
             synced += 1
         except Exception:  # GitHub down or rate limited: the connection stays due for the next pass
-            logger.warning("repository access sync failed", exc_info=True, extra={"installation_id": connection.external_id})
+            logger.warning(
+                "repository access sync failed", exc_info=True, extra={"installation_id": connection.external_id}
+            )
     return synced

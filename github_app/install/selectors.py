@@ -85,24 +85,31 @@ def user_repository_access(*, user_id: int) -> QuerySet[RepositoryAccess]:
 
 def repository_access_find(*, user_id: int, installation_id: int, repository: str) -> RepositoryAccess | None:
     """The user's access to `repository` (owner/name) within that installation, or None."""
-    return user_repository_access(user_id=user_id).filter(
-        installation_id=installation_id, full_name__iexact=repository
-    ).first()
+    return (
+        user_repository_access(user_id=user_id)
+        .filter(installation_id=installation_id, full_name__iexact=repository)
+        .first()
+    )
 
 
 def repository_owner_ids(*, installation_id: int, repository_id: int | None, repository: str) -> QuerySet:
     """The users who reach a repository of an installation (a subquery of user ids)."""
     grants = RepositoryAccess.objects.filter(
-        installation_id=installation_id, connection__is_active=True,
+        installation_id=installation_id,
+        connection__is_active=True,
         connection__integration__integration_id=GITHUB_APP_INTEGRATION_ID,
     )
-    grants = grants.filter(repository_id=repository_id) if repository_id else grants.filter(full_name__iexact=repository)
+    grants = (
+        grants.filter(repository_id=repository_id) if repository_id else grants.filter(full_name__iexact=repository)
+    )
     return grants.values("connection__user_id")
 
 
 def installation_covers(*, installation_id: int, repository: str) -> bool:
     """Whether the installation (neither deleted nor suspended) covers the repository (owner/name)."""
     return Installation.objects.filter(
-        installation_id=installation_id, deleted_at__isnull=True, suspended_at__isnull=True,
+        installation_id=installation_id,
+        deleted_at__isnull=True,
+        suspended_at__isnull=True,
         repositories__full_name__iexact=repository,
     ).exists()

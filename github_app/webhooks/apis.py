@@ -15,8 +15,20 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = [
-            "id", "delivery_id", "event", "action", "installation_id", "repository", "sender_login", "status",
-            "attempts", "last_error", "runs_started", "received_at", "processed_at", "payload_purged_at",
+            "id",
+            "delivery_id",
+            "event",
+            "action",
+            "installation_id",
+            "repository",
+            "sender_login",
+            "status",
+            "attempts",
+            "last_error",
+            "runs_started",
+            "received_at",
+            "processed_at",
+            "payload_purged_at",
         ]
 
 
@@ -34,7 +46,9 @@ class DeliveryListApi(APIView):
         filters = self.DeliveryFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = DeliveryPagination()
-        page = paginator.paginate_queryset(delivery_list(user=request.user, **filters.validated_data), request, view=self)
+        page = paginator.paginate_queryset(
+            delivery_list(user=request.user, **filters.validated_data), request, view=self
+        )
         return paginator.get_paginated_response(DeliveryOutputSerializer(page, many=True).data)
 
 
@@ -42,4 +56,6 @@ class DeliveryReplayApi(APIView):
     @extend_schema(request=None, responses={202: DeliveryOutputSerializer})
     def post(self, request: AuthenticatedRequest, delivery_pk: int) -> Response:
         delivery = delivery_replay(delivery=delivery_get(user=request.user, delivery_pk=delivery_pk))
-        return Response({"status": "queued", "delivery": DeliveryOutputSerializer(delivery).data}, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            {"status": "queued", "delivery": DeliveryOutputSerializer(delivery).data}, status=status.HTTP_202_ACCEPTED
+        )

@@ -181,7 +181,11 @@ def deliveries_claim_due(*, limit: int = 500) -> list[int]:
             .order_by("received_at")
             .values_list("pk", "status", "attempts")[:limit]
         )
-        lost = [pk for pk, status, attempts in rows if status == Status.PROCESSING and attempts >= settings.WEBHOOK_MAX_ATTEMPTS]
+        lost = [
+            pk
+            for pk, status, attempts in rows
+            if status == Status.PROCESSING and attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+        ]
         WebhookDelivery.objects.filter(pk__in=lost).update(
             status=Status.FAILED, last_error="The worker processing this delivery was lost on every attempt."
         )

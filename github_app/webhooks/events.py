@@ -31,7 +31,9 @@ def _installation_created(payload: dict, as_of: datetime) -> None:
         installation_upsert(data=payload["installation"], as_of=as_of)
     if not installation_is_newer_than(installation_id=installation_id, as_of=as_of, aspect="repositories_as_of"):
         installation = installation_record(data=payload["installation"])
-        installation_repositories_replace(installation=installation, repositories=payload.get("repositories") or [], as_of=as_of)
+        installation_repositories_replace(
+            installation=installation, repositories=payload.get("repositories") or [], as_of=as_of
+        )
     installation_access_sync(installation_id=installation_id)
 
 
@@ -53,7 +55,9 @@ def _repositories_added(payload: dict, as_of: datetime) -> None:
         installation_resync(installation_id=installation_id)
     else:
         installation = installation_record(data=payload["installation"])
-        installation_repositories_add(installation=installation, repositories=payload.get("repositories_added") or [], as_of=as_of)
+        installation_repositories_add(
+            installation=installation, repositories=payload.get("repositories_added") or [], as_of=as_of
+        )
     installation_access_sync(installation_id=installation_id)
 
 
@@ -87,23 +91,69 @@ LIFECYCLE_HANDLERS: dict[str, Callable[[dict, datetime], None]] = {
 
 # Events a workflow trigger can name: the repository events GitHub Actions can run on, plus
 # the job- and comment-level events our App may subscribe to.
-WORKFLOW_EVENTS = frozenset({
-    "branch_protection_rule", "check_run", "check_suite", "commit_comment", "create", "delete",
-    "deployment", "deployment_status", "discussion", "discussion_comment", "fork", "gollum",
-    "issue_comment", "issues", "label", "merge_group", "milestone", "page_build", "public",
-    "pull_request", "pull_request_review", "pull_request_review_comment",
-    "pull_request_review_thread", "push", "registry_package", "release", "repository_dispatch",
-    "status", "watch", "star", "workflow_dispatch", "workflow_job", "workflow_run",
-})
+WORKFLOW_EVENTS = frozenset(
+    {
+        "branch_protection_rule",
+        "check_run",
+        "check_suite",
+        "commit_comment",
+        "create",
+        "delete",
+        "deployment",
+        "deployment_status",
+        "discussion",
+        "discussion_comment",
+        "fork",
+        "gollum",
+        "issue_comment",
+        "issues",
+        "label",
+        "merge_group",
+        "milestone",
+        "page_build",
+        "public",
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "pull_request_review_thread",
+        "push",
+        "registry_package",
+        "release",
+        "repository_dispatch",
+        "status",
+        "watch",
+        "star",
+        "workflow_dispatch",
+        "workflow_job",
+        "workflow_run",
+    }
+)
 
 # Deliberately not processed: connectivity checks, and account-, organisation- or
 # marketplace-level events that no workflow runs on.
-IGNORED_EVENTS = frozenset({
-    "ping", "meta", "marketplace_purchase", "sponsorship", "security_advisory", "organization",
-    "membership", "team", "team_add", "org_block", "member", "deploy_key", "repository_import",
-    "project", "project_card", "project_column", "projects_v2", "projects_v2_item",
-    "package",
-})
+IGNORED_EVENTS = frozenset(
+    {
+        "ping",
+        "meta",
+        "marketplace_purchase",
+        "sponsorship",
+        "security_advisory",
+        "organization",
+        "membership",
+        "team",
+        "team_add",
+        "org_block",
+        "member",
+        "deploy_key",
+        "repository_import",
+        "project",
+        "project_card",
+        "project_column",
+        "projects_v2",
+        "projects_v2_item",
+        "package",
+    }
+)
 
 
 # Which of the installation's timestamps a lifecycle event is ordered by: a delivery older than

@@ -8,9 +8,7 @@ from github_app.install.selectors import user_installation_ids, user_repository_
 from github_app.models import WebhookDelivery
 
 
-def delivery_list(
-    *, user: User, event: str = "", status: str = "", repository: str = ""
-) -> QuerySet[WebhookDelivery]:
+def delivery_list(*, user: User, event: str = "", status: str = "", repository: str = "") -> QuerySet[WebhookDelivery]:
     """Deliveries of the repositories the user reaches (and the installation-wide events of
     their installations), newest first, without payloads."""
     reachable = Q(repository_id__in=user_repository_access(user_id=user.pk).values("repository_id"))

@@ -24,5 +24,7 @@ def signature_is_valid(*, body: bytes, header: str | None) -> bool:
     if not header or not header.startswith(SIGNATURE_PREFIX):
         return False
     received = header.encode("utf-8", "replace")
-    matches = [hmac.compare_digest(signature_for(body=body, secret=secret).encode(), received) for secret in webhook_secrets()]
+    matches = [
+        hmac.compare_digest(signature_for(body=body, secret=secret).encode(), received) for secret in webhook_secrets()
+    ]
     return any(matches)

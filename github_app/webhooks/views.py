@@ -14,8 +14,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from aiworkflow.api import error_body
 from aiworkflow.net import client_ip
-from github_app.webhooks.payloads import PayloadInvalid, payload_summarize
 from github_app.webhooks.deliveries import delivery_receive
+from github_app.webhooks.payloads import PayloadInvalid, payload_summarize
 from github_app.webhooks.signatures import signature_is_valid
 
 logger = logging.getLogger(__name__)

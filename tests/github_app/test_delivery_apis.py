@@ -14,8 +14,12 @@ REPOSITORIES = {11: "octo/one", 12: "octo/two", 21: "other/one"}
 
 def delivery(installation_id: int, **fields) -> WebhookDelivery:
     defaults = {
-        "delivery_id": f"d-{WebhookDelivery.objects.count()}", "event": "push", "installation_id": installation_id,
-        "repository_full_name": "octo/one", "payload": b'{"ref": "refs/heads/main"}', "status": Status.PROCESSED,
+        "delivery_id": f"d-{WebhookDelivery.objects.count()}",
+        "event": "push",
+        "installation_id": installation_id,
+        "repository_full_name": "octo/one",
+        "payload": b'{"ref": "refs/heads/main"}',
+        "status": Status.PROCESSED,
     }
     fields = {**defaults, **fields}
     ids = {name: repository_id for repository_id, name in REPOSITORIES.items()}
@@ -37,11 +41,15 @@ class TestList:
         response = api.get(LIST)
 
         assert response.status_code == 200
-        assert [item["delivery_id"] for item in response.json()["results"]] == [mine[1].delivery_id, mine[0].delivery_id]
+        assert [item["delivery_id"] for item in response.json()["results"]] == [
+            mine[1].delivery_id,
+            mine[0].delivery_id,
+        ]
         assert "payload" not in response.json()["results"][0]
 
     @pytest.mark.parametrize(
-        "query, expected", [({"event": "issues"}, 1), ({"status": "failed"}, 1), ({"repository": "OCTO/ONE"}, 1), ({"event": "nope"}, 0)]
+        "query, expected",
+        [({"event": "issues"}, 1), ({"status": "failed"}, 1), ({"repository": "OCTO/ONE"}, 1), ({"event": "nope"}, 0)],
     )
     def test_filters(self, api, mine, query, expected):
         assert len(api.get(LIST, query).json()["results"]) == expected

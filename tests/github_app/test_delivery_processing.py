@@ -65,7 +65,9 @@ class TestFailureAndRetry:
             assert deliveries_relay() == 1
             delivery.refresh_from_db()
             assert delivery.attempts == 2
-            assert (delivery.next_attempt_at - timezone.now()).total_seconds() == pytest.approx(2 * settings.WEBHOOK_RETRY_BASE_SECONDS, abs=1)
+            assert (delivery.next_attempt_at - timezone.now()).total_seconds() == pytest.approx(
+                2 * settings.WEBHOOK_RETRY_BASE_SECONDS, abs=1
+            )
 
     def test_a_retry_that_succeeds_finishes_the_delivery(self, resync_delivery, github, settings):
         github_failing(github)
@@ -94,7 +96,10 @@ class TestFailureAndRetry:
 
     def test_a_rate_limit_defers_the_retry_until_github_allows_it(self, resync_delivery, github):
         github.fail(
-            "GET", "/installation/repositories", 403, json={"message": "You have exceeded a secondary rate limit."},
+            "GET",
+            "/installation/repositories",
+            403,
+            json={"message": "You have exceeded a secondary rate limit."},
             headers={"Retry-After": "900"},
         )
 
@@ -165,14 +170,18 @@ class TestRelay:
         github_failing(github)
         delivery = resync_delivery()
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            status=Status.PROCESSING, claimed_at=timezone.now() - timedelta(hours=2), attempts=settings.WEBHOOK_MAX_ATTEMPTS
+            status=Status.PROCESSING,
+            claimed_at=timezone.now() - timedelta(hours=2),
+            attempts=settings.WEBHOOK_MAX_ATTEMPTS,
         )
 
         assert deliveries_claim_due() == []
         delivery.refresh_from_db()
         assert delivery.status == Status.FAILED and "lost" in delivery.last_error
 
-    def test_relay_after_the_broker_was_down_processes_the_kept_delivery(self, client, db, broker_unreachable, monkeypatch, django_capture_on_commit_callbacks):
+    def test_relay_after_the_broker_was_down_processes_the_kept_delivery(
+        self, client, db, broker_unreachable, monkeypatch, django_capture_on_commit_callbacks
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             response = post_webhook(client, fixture_body("pull_request__opened"), event="pull_request")
         delivery = WebhookDelivery.objects.get(delivery_id=response.json()["delivery_id"])
@@ -185,7 +194,9 @@ class TestRelay:
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == (Status.PROCESSED, 1)
 
-    def test_the_command_processes_in_process_while_the_broker_is_down(self, client, db, broker_unreachable, capsys, django_capture_on_commit_callbacks):
+    def test_the_command_processes_in_process_while_the_broker_is_down(
+        self, client, db, broker_unreachable, capsys, django_capture_on_commit_callbacks
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             post_webhook(client, fixture_body("pull_request__opened"), event="pull_request", delivery_id="kept")
 

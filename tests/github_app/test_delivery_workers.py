@@ -29,7 +29,9 @@ INSTALLATION = f"/app/installations/{INSTALLATION_ID}"
 def github_server(settings) -> Iterator[Served]:
     with served() as server:
         settings.GITHUB_API_BASE_URL = server.url
-        server.github.installation(INSTALLATION_ID, repository_selection="all", repositories=["Codertocat/one", "Codertocat/two"])
+        server.github.installation(
+            INSTALLATION_ID, repository_selection="all", repositories=["Codertocat/one", "Codertocat/two"]
+        )
         yield server
 
 
@@ -53,10 +55,15 @@ def test_a_delivery_goes_from_the_view_through_a_worker_process(client, broker, 
 
         assert wait_until(lambda: status_of(delivery) == Status.PROCESSED), worker.log
 
-    assert set(InstallationRepository.objects.values_list("full_name", flat=True)) == {"Codertocat/one", "Codertocat/two"}
+    assert set(InstallationRepository.objects.values_list("full_name", flat=True)) == {
+        "Codertocat/one",
+        "Codertocat/two",
+    }
 
 
-def test_a_worker_killed_mid_processing_is_recovered_and_the_delivery_processed_once(client, broker, github_server, settings):
+def test_a_worker_killed_mid_processing_is_recovered_and_the_delivery_processed_once(
+    client, broker, github_server, settings
+):
     settings.WEBHOOK_PROCESSING_STALE_SECONDS = 1
     gate = github_server.github.hold("GET", INSTALLATION)
 
@@ -76,7 +83,9 @@ def test_a_worker_killed_mid_processing_is_recovered_and_the_delivery_processed_
 
     delivery.refresh_from_db()
     assert delivery.attempts == 2
-    assert github_server.github.count("GET", "/installation/repositories") == 1, "the repositories were synced exactly once"
+    assert github_server.github.count("GET", "/installation/repositories") == 1, (
+        "the repositories were synced exactly once"
+    )
     assert InstallationRepository.objects.count() == 2
 
 
@@ -116,7 +125,9 @@ def test_a_delivery_arriving_on_a_connection_the_database_dropped_is_stored(clie
     with psycopg.connect(**connection.get_connection_params()) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [backend])
 
-    response = post_webhook(client, fixture_body("pull_request__opened"), event="pull_request", delivery_id="after-restart")
+    response = post_webhook(
+        client, fixture_body("pull_request__opened"), event="pull_request", delivery_id="after-restart"
+    )
 
     assert response.status_code == 202
     assert WebhookDelivery.objects.filter(delivery_id="after-restart").exists()
@@ -125,7 +136,9 @@ def test_a_delivery_arriving_on_a_connection_the_database_dropped_is_stored(clie
 def test_the_background_publisher_hands_every_delivery_over(client, settings):
     settings.WEBHOOK_ENQUEUE_IN_BACKGROUND = True  # tasks run eagerly, in the publisher's thread
     for number in range(25):
-        response = post_webhook(client, fixture_body("pull_request__opened"), event="pull_request", delivery_id=f"bg-{number}")
+        response = post_webhook(
+            client, fixture_body("pull_request__opened"), event="pull_request", delivery_id=f"bg-{number}"
+        )
         assert response.status_code == 202
 
     assert wait_until(lambda: WebhookDelivery.objects.filter(status=Status.PROCESSED).count() == 25)

@@ -40,7 +40,9 @@ MINT = f"/app/installations/{INSTALLATION}/access_tokens"
 @pytest.fixture
 def installation(github):
     """Installation 4242 of the App, on octo/widgets, handing out LONG_TOKEN."""
-    installation = github.installation(INSTALLATION, repositories=[github.repository("octo/widgets", id=1, private=True)])
+    installation = github.installation(
+        INSTALLATION, repositories=[github.repository("octo/widgets", id=1, private=True)]
+    )
     installation.token = LONG_TOKEN
     return installation
 
@@ -132,21 +134,33 @@ class TestTokenStore:
         renewed = installation_token(installation_id=INSTALLATION, mint=mint_installation_token, rejected=first)
         again = installation_token(installation_id=INSTALLATION, mint=mint_installation_token, rejected=first)
 
-        assert (renewed, again) == ("ghs_second", "ghs_second"), "a second caller with the same stale token reuses the new one"
+        assert (renewed, again) == ("ghs_second", "ghs_second"), (
+            "a second caller with the same stale token reuses the new one"
+        )
         assert [minted.value for minted in installation.tokens] == ["ghs_first", "ghs_second"]
 
     def test_scope_and_api_host_make_separate_tokens(self, db, settings):
         assert token_key(installation_id=1) != token_key(installation_id=1, permissions={"contents": "read"})
-        assert token_key(installation_id=1, repositories=["a", "b"]) == token_key(installation_id=1, repositories=["b", "a"])
+        assert token_key(installation_id=1, repositories=["a", "b"]) == token_key(
+            installation_id=1, repositories=["b", "a"]
+        )
         github_key = token_key(installation_id=1)
         settings.GITHUB_API_BASE_URL = "https://ghe.example.com/api/v3"
         assert token_key(installation_id=1) != github_key
 
     def test_a_scoped_mint_asks_github_for_that_scope(self, db, github, installation):
-        installation_token(installation_id=INSTALLATION, mint=mint_installation_token, permissions={"contents": "read"}, repositories=["r"])
+        installation_token(
+            installation_id=INSTALLATION,
+            mint=mint_installation_token,
+            permissions={"contents": "read"},
+            repositories=["r"],
+        )
 
         assert github.requests("POST", MINT)[0].json() == {"permissions": {"contents": "read"}, "repositories": ["r"]}
-        assert (installation.tokens[0].permissions, installation.tokens[0].repositories) == ({"contents": "read"}, ["r"])
+        assert (installation.tokens[0].permissions, installation.tokens[0].repositories) == (
+            {"contents": "read"},
+            ["r"],
+        )
 
     def test_tokens_are_stored_encrypted(self, db, installation):
         token()
@@ -240,10 +254,21 @@ class TestInstallationClient:
         github.fail("POST", comments, 502)
 
         with pytest.raises(GithubException):
-            installation_call(INSTALLATION, lambda github: github.requester.requestJsonAndCheck("POST", comments, input={"body": "hi"}))
+            installation_call(
+                INSTALLATION,
+                lambda github: github.requester.requestJsonAndCheck("POST", comments, input={"body": "hi"}),
+            )
         assert github.count("POST", comments) == 1
 
-    @pytest.mark.parametrize("status, message", [(404, "Not Found"), (422, "Validation Failed"), (400, "Problems parsing JSON"), (403, "Resource not accessible by integration")])
+    @pytest.mark.parametrize(
+        "status, message",
+        [
+            (404, "Not Found"),
+            (422, "Validation Failed"),
+            (400, "Problems parsing JSON"),
+            (403, "Resource not accessible by integration"),
+        ],
+    )
     def test_client_errors_are_not_retried(self, db, github, installation, status, message):
         github.fail("GET", self.REPO, status, json={"message": message}, times=None)
 
@@ -286,8 +311,14 @@ class TestInstallationClient:
 
     def test_a_primary_limit_resetting_within_the_budget_is_waited_out(self, db, github, installation):
         # `responses` retries without sleeping, so the limit is one answer rather than the model's clock.
-        reset = {"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "5000", "X-RateLimit-Reset": str(int(time.time()) + 1)}
-        github.fail("GET", self.REPO, 403, json={"message": "API rate limit exceeded for installation ID 4242."}, headers=reset)
+        reset = {
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Reset": str(int(time.time()) + 1),
+        }
+        github.fail(
+            "GET", self.REPO, 403, json={"message": "API rate limit exceeded for installation ID 4242."}, headers=reset
+        )
 
         assert self.repo_name() == "octo/widgets"
         assert [request.status for request in self.repo_requests(github)] == [403, 200]
@@ -306,7 +337,9 @@ class TestInstallationClient:
         assert {call.request.url.split("/")[2].split(":")[0] for call in github_http.calls} == {"ghe.example.com"}
 
     def test_repositories_are_listed_with_the_shared_token(self, db, installation):
-        assert installation_repositories_fetch(installation_id=INSTALLATION) == [{"id": 1, "full_name": "octo/widgets", "private": True}]
+        assert installation_repositories_fetch(installation_id=INSTALLATION) == [
+            {"id": 1, "full_name": "octo/widgets", "private": True}
+        ]
         assert installation_repositories_fetch(installation_id=INSTALLATION)
         assert len(installation.tokens) == 1
 

@@ -67,10 +67,20 @@ def web_process(config: Path) -> Iterator[tuple[WorkerProcess, str]]:
         "WEBHOOK_ENQUEUE_IN_BACKGROUND": "true",
     }
     command = [
-        sys.executable, "-m", "gunicorn", "aiworkflow.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", "1", "--config", str(config),
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "aiworkflow.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--config",
+        str(config),
     ]
-    process = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     web = WorkerProcess(process)
     try:
         if not wait_until(lambda: "Booting worker" in web.log and accepts(port), timeout=30):
@@ -100,7 +110,9 @@ def post_deliveries(url: str) -> list[str]:
     delivery_ids = [str(uuid.uuid4()) for _ in range(DELIVERIES)]
     with requests.Session() as session:
         for delivery_id in delivery_ids:
-            response = session.post(f"{url}/webhooks/github", data=body, headers={**headers, "X-GitHub-Delivery": delivery_id}, timeout=10)
+            response = session.post(
+                f"{url}/webhooks/github", data=body, headers={**headers, "X-GitHub-Delivery": delivery_id}, timeout=10
+            )
             assert response.status_code == 202, response.text
     return delivery_ids
 

@@ -37,7 +37,12 @@ GITHUB_USER_ID = 21031067
 GITHUB_LOGIN = "Codertocat"
 HELLO = "Codertocat/Hello-World"
 SECRET = "Codertocat/secret"
-REPOSITORIES = {HELLO: (1, False), SECRET: (2, True), "Codertocat/one": (1, False), "Codertocat/two": (2, False)}  # id, private
+REPOSITORIES = {
+    HELLO: (1, False),
+    SECRET: (2, True),
+    "Codertocat/one": (1, False),
+    "Codertocat/two": (2, False),
+}  # id, private
 INSTALLATION = f"/app/installations/{INSTALLATION_ID}"
 USER_REPOSITORIES = f"/user/installations/{INSTALLATION_ID}/repositories"
 
@@ -51,7 +56,9 @@ def repositories(github: GitHub, names: Sequence[str]) -> list[Repository]:
     return [github.repository(name, id=REPOSITORIES[name][0], private=REPOSITORIES[name][1]) for name in names]
 
 
-def accessible_installation(github: GitHub, repositories_named: Sequence[str] = (HELLO,), user_sees: list[str] | None = None) -> User:
+def accessible_installation(
+    github: GitHub, repositories_named: Sequence[str] = (HELLO,), user_sees: list[str] | None = None
+) -> User:
     """Everything a successful verified install finds at GitHub: the App installed on
     `repositories_named`, and the installing user, who sees those named in `user_sees` (all by
     default) and whose browser brings back the code "abc123"."""
@@ -63,7 +70,9 @@ def accessible_installation(github: GitHub, repositories_named: Sequence[str] = 
 
 def callback(client, state, *, request_meta: dict | None = None, **params):
     query = {"state": state, "setup_action": "install", "installation_id": INSTALLATION_ID, "code": "abc123", **params}
-    return client.get(CALLBACK, {key: value for key, value in query.items() if value is not None}, **(request_meta or {}))
+    return client.get(
+        CALLBACK, {key: value for key, value in query.items() if value is not None}, **(request_meta or {})
+    )
 
 
 def pending_completion(user, **params) -> str:
@@ -109,7 +118,11 @@ class TestInstallUrl:
 
         assert response.status_code == 200
         url = urlparse(response.json()["install_url"])
-        assert (url.scheme, url.netloc, url.path) == ("https", "github.com", "/apps/ai-workflow-teams-test/installations/new")
+        assert (url.scheme, url.netloc, url.path) == (
+            "https",
+            "github.com",
+            "/apps/ai-workflow-teams-test/installations/new",
+        )
         state = parse_qs(url.query)["state"][0]
         accessible_installation(github)
         completion = callback(APIClient(), state).json()["completion"]
@@ -243,7 +256,9 @@ class TestCallback:
         assert (pending.user, pending.installation_id, pending.setup_action) == (user, INSTALLATION_ID, "install")
         assert (pending.github_user_id, pending.github_login) == (GITHUB_USER_ID, GITHUB_LOGIN)
         assert pending.installation_data["id"] == INSTALLATION_ID
-        assert pending.expires_at - pending.created_at == pytest.approx(timedelta(seconds=600), abs=timedelta(seconds=1))
+        assert pending.expires_at - pending.created_at == pytest.approx(
+            timedelta(seconds=600), abs=timedelta(seconds=1)
+        )
         assert pending.completed_at is None
 
     def test_the_completion_is_opaque_and_stored_only_as_its_digest(self, client, user, github):
@@ -270,7 +285,9 @@ class TestCallback:
         assert stored[1].startswith("gAAAAA")
         pending = PendingInstallCompletion.objects.get()
         assert pending.access_token == USER_TOKEN and pending.refresh_token.startswith("ghr_")
-        assert pending.access_token_expires_at - pending.created_at == pytest.approx(timedelta(hours=8), abs=timedelta(seconds=5))
+        assert pending.access_token_expires_at - pending.created_at == pytest.approx(
+            timedelta(hours=8), abs=timedelta(seconds=5)
+        )
 
     def test_the_user_token_never_reaches_the_response(self, client, user, github):
         accessible_installation(github)
@@ -342,20 +359,34 @@ class TestComplete:
         assert body["id"] == str(token.id)
         assert (body["integration_id"], body["provider"], body["is_active"]) == ("github_app", "github", True)
         assert body["installation"]["account"] == {"id": 21031067, "login": "Codertocat", "type": "User"}
-        assert [repo["full_name"] for repo in body["installation"]["repositories"]] == ["Codertocat/Hello-World", "Codertocat/secret"]
-        assert (token.user, token.is_active, token.provider, token.integration.integration_id) == (user, True, "github", "github_app")
+        assert [repo["full_name"] for repo in body["installation"]["repositories"]] == [
+            "Codertocat/Hello-World",
+            "Codertocat/secret",
+        ]
+        assert (token.user, token.is_active, token.provider, token.integration.integration_id) == (
+            user,
+            True,
+            "github",
+            "github_app",
+        )
         assert token.credential_data["installation_id"] == str(INSTALLATION_ID)
         assert token.credential_data["setup_action"] == "install"
         assert token.credential_data["account_login"] == "Codertocat"
         assert "callback_timestamp" in token.credential_data
-        assert (token.credential_data["github_user_id"], token.credential_data["github_login"]) == (GITHUB_USER_ID, GITHUB_LOGIN)
+        assert (token.credential_data["github_user_id"], token.credential_data["github_login"]) == (
+            GITHUB_USER_ID,
+            GITHUB_LOGIN,
+        )
         assert token.access_token == USER_TOKEN and token.refresh_token.startswith("ghr_")
         assert token.access_token_expires_at is not None
         installation = Installation.objects.get()
         assert (installation.installation_id, installation.repository_selection) == (INSTALLATION_ID, "selected")
         assert installation.permissions["contents"] == "write"
         assert InstallationRepository.objects.get(repository_id=2).private is True
-        assert set(RepositoryAccess.objects.values_list("connection", "repository_id")) == {(token.pk, 1), (token.pk, 2)}
+        assert set(RepositoryAccess.objects.values_list("connection", "repository_id")) == {
+            (token.pk, 1),
+            (token.pk, 2),
+        }
 
     def test_the_completion_is_spent_and_gives_its_tokens_to_the_connection(self, user, github):
         accessible_installation(github)
@@ -489,8 +520,12 @@ class TestRepositoryAccess:
         response = install(user)
 
         assert response.status_code == 201
-        assert [repo["full_name"] for repo in response.json()["installation"]["repositories"]] == ["Codertocat/Hello-World"]
-        assert list(RepositoryAccess.objects.values_list("repository_id", "full_name")) == [(1, "Codertocat/Hello-World")]
+        assert [repo["full_name"] for repo in response.json()["installation"]["repositories"]] == [
+            "Codertocat/Hello-World"
+        ]
+        assert list(RepositoryAccess.objects.values_list("repository_id", "full_name")) == [
+            (1, "Codertocat/Hello-World")
+        ]
         assert InstallationRepository.objects.count() == 2
         listed = client_for(user).get(GITHUB_LIST).json()["integrations"]
         assert [repo["full_name"] for repo in listed[0]["installation"]["repositories"]] == ["Codertocat/Hello-World"]
@@ -507,7 +542,15 @@ class TestRepositoryAccess:
 
         assert [repo["id"] for repo in mine["repositories"]] == [1]
         assert theirs["repositories"] == [{"id": 2, "full_name": "Codertocat/secret", "private": True}]
-        shape = {"installation_id", "account", "repository_selection", "html_url", "suspended", "deleted", "repositories"}
+        shape = {
+            "installation_id",
+            "account",
+            "repository_selection",
+            "html_url",
+            "suspended",
+            "deleted",
+            "repositories",
+        }
         assert set(mine) == set(theirs) == shape
 
     def test_the_stored_refresh_token_renews_the_users_access_later(self, user, github):
@@ -662,7 +705,9 @@ class TestCallbackVerification:
         assert_nothing_stored()
         assert github.requests() == []
 
-    def test_without_client_credentials_debug_binds_the_whole_installation_on_the_state_alone(self, user, github, settings):
+    def test_without_client_credentials_debug_binds_the_whole_installation_on_the_state_alone(
+        self, user, github, settings
+    ):
         settings.GITHUB_CLIENT_ID = ""
         settings.DEBUG = True
         github.installation(INSTALLATION_ID, repositories=repositories(github, [HELLO, SECRET]))
@@ -821,7 +866,9 @@ class TestCallbackThrottle:
         seen_by_the_proxy = ["198.51.100.1", "198.51.100.2", "198.51.100.1"]
 
         statuses = [
-            callback(client, "bad", request_meta={"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": address}).status_code
+            callback(
+                client, "bad", request_meta={"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": address}
+            ).status_code
             for address in seen_by_the_proxy
         ]
 

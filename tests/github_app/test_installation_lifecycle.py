@@ -17,7 +17,9 @@ def deliver(client, db, django_capture_on_commit_callbacks):
         payload = json.loads(fixture_body(name))
         payload.update(changes or {})
         with django_capture_on_commit_callbacks(execute=True):
-            response = post_webhook(client, json.dumps(payload).encode(), event=name.split("__")[0], delivery_id=delivery_id)
+            response = post_webhook(
+                client, json.dumps(payload).encode(), event=name.split("__")[0], delivery_id=delivery_id
+            )
         assert response.status_code == 202
         return WebhookDelivery.objects.get(delivery_id=response.json()["delivery_id"])
 
@@ -58,20 +60,31 @@ def test_suspend_and_unsuspend(deliver):
 
 def test_new_permissions_accepted_updates_permissions(deliver):
     installation = json.loads(fixture_body("installation__new_permissions_accepted"))["installation"]
-    deliver("installation__new_permissions_accepted", {"installation": {**installation, "permissions": {"issues": "write"}}})
+    deliver(
+        "installation__new_permissions_accepted", {"installation": {**installation, "permissions": {"issues": "write"}}}
+    )
 
     assert Installation.objects.get(installation_id=installation["id"]).permissions == {"issues": "write"}
 
 
 def test_repositories_added_and_removed(deliver):
     deliver("installation__created")
-    deliver("installation_repositories__added", {"repositories_added": [repository_summary(7, "Codertocat/seven", True)]})
-    assert set(InstallationRepository.objects.values_list("full_name", flat=True)) == {"Codertocat/Hello-World", "Codertocat/seven"}
+    deliver(
+        "installation_repositories__added", {"repositories_added": [repository_summary(7, "Codertocat/seven", True)]}
+    )
+    assert set(InstallationRepository.objects.values_list("full_name", flat=True)) == {
+        "Codertocat/Hello-World",
+        "Codertocat/seven",
+    }
 
     removed = json.loads(fixture_body("installation_repositories__removed"))
-    deliver("installation_repositories__removed", {
-        "installation": {**removed["installation"], "id": 957387}, "repositories_removed": [repository_summary(7, "Codertocat/seven")],
-    })
+    deliver(
+        "installation_repositories__removed",
+        {
+            "installation": {**removed["installation"], "id": 957387},
+            "repositories_removed": [repository_summary(7, "Codertocat/seven")],
+        },
+    )
     assert list(InstallationRepository.objects.values_list("full_name", flat=True)) == ["Codertocat/Hello-World"]
 
 

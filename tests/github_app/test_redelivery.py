@@ -17,7 +17,10 @@ Status = WebhookDelivery.Status
 RATE_LIMITED = {
     "403 with the quota spent": {
         "status": 403,
-        "json": {"message": "API rate limit exceeded for app ID 123456.", "documentation_url": "https://docs.github.com/rest"},
+        "json": {
+            "message": "API rate limit exceeded for app ID 123456.",
+            "documentation_url": "https://docs.github.com/rest",
+        },
         "headers": {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1893456000"},
     },
     "429 with Retry-After": {
@@ -82,7 +85,9 @@ class TestWhatIsRedelivered:
         deliver("delivered")
         github.hook_delivery(9, "rescued-by-a-redelivery", status_code=200, minutes_ago=1, redelivery=True)
         github.hook_delivery(8, "answered-503", status_code=503, minutes_ago=2)
-        github.hook_delivery(7, "sent-while-we-were-down", status_code=0, minutes_ago=3, event="issues", action="opened")
+        github.hook_delivery(
+            7, "sent-while-we-were-down", status_code=0, minutes_ago=3, event="issues", action="opened"
+        )
         github.hook_delivery(6, "stored-but-logged-as-timed-out", status_code=0, minutes_ago=4)
         github.hook_delivery(5, "delivered", status_code=202, minutes_ago=5)
         github.hook_delivery(4, "rescued-by-a-redelivery", status_code=503, minutes_ago=6)
@@ -95,7 +100,8 @@ class TestWhatIsRedelivered:
         assert "Asked to redeliver sent-while-we-were-down issues.opened (failed: timed out, 0)" in out
         assert "Read 6 log entries: 2 redelivery(ies) asked, 1 skipped as stored, 0 skipped as asked before." in out
         assert set(RedeliveryRequest.objects.values_list("delivery_id", "log_entry_id")) == {
-            ("answered-503", 8), ("sent-while-we-were-down", 7)
+            ("answered-503", 8),
+            ("sent-while-we-were-down", 7),
         }
 
         redelivered = deliver("answered-503")
@@ -162,7 +168,10 @@ class TestWhatIsRedelivered:
         assert github.redeliveries_asked() == [3, 2]
         assert "GitHub refused (422) to redeliver refused pull_request.opened" in out
         assert "2 redelivery(ies) asked (1 refused)" in out
-        assert dict(RedeliveryRequest.objects.values_list("delivery_id", "refused_with")) == {"refused": 422, "accepted": None}
+        assert dict(RedeliveryRequest.objects.values_list("delivery_id", "refused_with")) == {
+            "refused": 422,
+            "accepted": None,
+        }
         assert position().newest_entry_id == 3
 
     def test_a_dry_run_lists_without_asking_or_recording(self, github):
@@ -179,11 +188,14 @@ class TestWhatIsRedelivered:
 
 class TestPages:
     def test_the_pass_follows_the_cursor_over_every_page(self, github):
-        pages = paged_log(github, [
-            [(6, "a", {"status_code": 503, "minutes_ago": 1}), (5, "ok-1", {"minutes_ago": 2})],
-            [(4, "b", {"status_code": 0, "minutes_ago": 3}), (3, "ok-2", {"minutes_ago": 4})],
-            [(2, "c", {"status_code": 500, "minutes_ago": 5}), (1, "ok-3", {"minutes_ago": 6})],
-        ])
+        pages = paged_log(
+            github,
+            [
+                [(6, "a", {"status_code": 503, "minutes_ago": 1}), (5, "ok-1", {"minutes_ago": 2})],
+                [(4, "b", {"status_code": 0, "minutes_ago": 3}), (3, "ok-2", {"minutes_ago": 4})],
+                [(2, "c", {"status_code": 500, "minutes_ago": 5}), (1, "ok-3", {"minutes_ago": 6})],
+            ],
+        )
 
         out = redeliver_missed()
 
@@ -193,15 +205,22 @@ class TestPages:
         assert (position().newest_entry_id, position().resume_cursor) == (6, "")
 
     def test_a_pass_reads_a_bounded_number_of_pages_and_the_next_goes_on(self, github):
-        pages = paged_log(github, [
-            [(100 - number, f"lost-{number}", {"status_code": 503, "minutes_ago": number + 1})] for number in range(MAX_PAGES_PER_PASS + 1)
-        ])
+        pages = paged_log(
+            github,
+            [
+                [(100 - number, f"lost-{number}", {"status_code": 503, "minutes_ago": number + 1})]
+                for number in range(MAX_PAGES_PER_PASS + 1)
+            ],
+        )
 
         out = redeliver_missed()
 
         assert len(github.redeliveries_asked()) == MAX_PAGES_PER_PASS
         assert "page limit reached" in out
-        assert (position().newest_entry_id, position().resume_cursor) == (None, cursor_after(pages[MAX_PAGES_PER_PASS - 1]))
+        assert (position().newest_entry_id, position().resume_cursor) == (
+            None,
+            cursor_after(pages[MAX_PAGES_PER_PASS - 1]),
+        )
 
         github.forget_requests()
         redeliver_missed()
@@ -214,10 +233,13 @@ class TestPages:
 class TestGitHubFailures:
     @pytest.fixture
     def two_pages(self, github):
-        return paged_log(github, [
-            [(6, "a", {"status_code": 503, "minutes_ago": 1}), (5, "ok", {"minutes_ago": 2})],
-            [(4, "b", {"status_code": 503, "minutes_ago": 3}), (3, "c", {"status_code": 0, "minutes_ago": 4})],
-        ])
+        return paged_log(
+            github,
+            [
+                [(6, "a", {"status_code": 503, "minutes_ago": 1}), (5, "ok", {"minutes_ago": 2})],
+                [(4, "b", {"status_code": 503, "minutes_ago": 3}), (3, "c", {"status_code": 0, "minutes_ago": 4})],
+            ],
+        )
 
     def then_github_recovers(self, github, two_pages) -> str:
         github.recover()

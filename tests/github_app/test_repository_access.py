@@ -76,11 +76,15 @@ class TestSync:
         assert repository_access_sync(connection=connection) == 1
 
         assert names(connection) == ["Codertocat/seven"]
-        assert github.requests("GET", user_repositories(INSTALLATION))[0].headers["Authorization"] == f"token {USER_TOKEN}"
+        assert (
+            github.requests("GET", user_repositories(INSTALLATION))[0].headers["Authorization"] == f"token {USER_TOKEN}"
+        )
         connection.refresh_from_db()
         assert connection.synced_at is not None
 
-    def test_an_expired_user_token_is_refreshed_first_and_kept_encrypted(self, connection, github, github_account, user_sees):
+    def test_an_expired_user_token_is_refreshed_first_and_kept_encrypted(
+        self, connection, github, github_account, user_sees
+    ):
         connection.refresh_token = github_account.refresh_token = "ghr_old"
         connection.access_token_expires_at = timezone.now() + timedelta(minutes=1)  # inside the refresh margin
         connection.save()
@@ -91,18 +95,24 @@ class TestSync:
         grant = github.requests("POST", "/login/oauth/access_token")[0].form()
         assert (grant["grant_type"], grant["refresh_token"]) == ("refresh_token", "ghr_old")
         renewed = (github_account.token, github_account.refresh_token)
-        assert github.requests("GET", user_repositories(INSTALLATION))[0].headers["Authorization"] == f"token {renewed[0]}"
+        assert (
+            github.requests("GET", user_repositories(INSTALLATION))[0].headers["Authorization"] == f"token {renewed[0]}"
+        )
         stored = OAuthToken.objects.get(pk=connection.pk)
         assert (stored.access_token, stored.refresh_token) == renewed and renewed != (USER_TOKEN, "ghr_old")
         with database.cursor() as cursor:
-            cursor.execute("SELECT access_token, refresh_token FROM integrations_oauthtoken WHERE id = %s", [connection.pk.hex])
+            cursor.execute(
+                "SELECT access_token, refresh_token FROM integrations_oauthtoken WHERE id = %s", [connection.pk.hex]
+            )
             assert not set(renewed) & set(cursor.fetchone())
 
     @pytest.mark.parametrize("refusal", ["refresh", "listing"])
     def test_a_token_github_refuses_leaves_no_access_at_all(self, connection, github_account, user_sees, refusal):
         user_sees(INSTALLATION, {1296269: "Codertocat/Hello-World"})
         if refusal == "refresh":  # a refresh token GitHub never issued, or one spent already
-            OAuthToken.objects.filter(pk=connection.pk).update(access_token_expires_at=timezone.now(), refresh_token="ghr_spent")
+            OAuthToken.objects.filter(pk=connection.pk).update(
+                access_token_expires_at=timezone.now(), refresh_token="ghr_spent"
+            )
         else:
             github_account.revoke()
         connection.refresh_from_db()
@@ -128,7 +138,9 @@ class TestSync:
 
         assert names(connection) == ["Codertocat/Hello-World"]
 
-    def test_beat_syncs_never_synced_connections_first_and_one_failure_holds_up_none(self, user, other_user, github, user_sees):
+    def test_beat_syncs_never_synced_connections_first_and_one_failure_holds_up_none(
+        self, user, other_user, github, user_sees
+    ):
         stale = github_connection(user, 1, repositories={11: "a/one"}, synced_at=timezone.now() - timedelta(days=1))
         fresh = github_connection(user, 2, repositories={21: "b/one"}, synced_at=timezone.now())
         never = github_connection(other_user, 3, repositories={31: "c/one"})
@@ -146,20 +158,29 @@ class TestLifecycleEvents:
     def test_repositories_added_syncs_every_connection(self, deliver, connection, user_sees):
         user_sees(INSTALLATION, {1296269: "Codertocat/Hello-World", 8: "Codertocat/eight"})
 
-        delivery = deliver("installation_repositories__added", {"repositories_added": [repository_summary(8, "Codertocat/eight")]})
+        delivery = deliver(
+            "installation_repositories__added", {"repositories_added": [repository_summary(8, "Codertocat/eight")]}
+        )
 
         assert delivery.status == "processed"
         assert names(connection) == ["Codertocat/Hello-World", "Codertocat/eight"]
 
-    def test_repositories_removed_leave_every_connection_before_github_is_asked(self, deliver, connection, github, user_sees):
+    def test_repositories_removed_leave_every_connection_before_github_is_asked(
+        self, deliver, connection, github, user_sees
+    ):
         user_sees(INSTALLATION, {1296269: "Codertocat/Hello-World"})
-        github.fail("GET", user_repositories(INSTALLATION), 502, times=None)  # GitHub is down: the removal holds all the same
+        github.fail(
+            "GET", user_repositories(INSTALLATION), 502, times=None
+        )  # GitHub is down: the removal holds all the same
         removed = json.loads(fixture_body("installation_repositories__removed"))
 
-        deliver("installation_repositories__removed", {
-            "installation": {**removed["installation"], "id": INSTALLATION},
-            "repositories_removed": [repository_summary(1296269, "Codertocat/Hello-World")],
-        })
+        deliver(
+            "installation_repositories__removed",
+            {
+                "installation": {**removed["installation"], "id": INSTALLATION},
+                "repositories_removed": [repository_summary(1296269, "Codertocat/Hello-World")],
+            },
+        )
 
         assert names(connection) == []
 
@@ -204,13 +225,19 @@ class TestOrdering:
 
         assert Installation.objects.get(installation_id=self.SUSPENDED).suspended_at is not None
 
-    def test_an_old_removal_replayed_after_a_newer_addition_keeps_the_repository(self, deliver, django_capture_on_commit_callbacks):
+    def test_an_old_removal_replayed_after_a_newer_addition_keeps_the_repository(
+        self, deliver, django_capture_on_commit_callbacks
+    ):
         deliver("installation__created")
         removed = json.loads(fixture_body("installation_repositories__removed"))
         with freeze_time(timezone.now() - timedelta(minutes=5)):
-            removal = deliver("installation_repositories__removed", {
-                "installation": {**removed["installation"], "id": INSTALLATION}, "repositories_removed": [repository_summary(7, "Codertocat/seven")],
-            })
+            removal = deliver(
+                "installation_repositories__removed",
+                {
+                    "installation": {**removed["installation"], "id": INSTALLATION},
+                    "repositories_removed": [repository_summary(7, "Codertocat/seven")],
+                },
+            )
         deliver("installation_repositories__added", {"repositories_added": [repository_summary(7, "Codertocat/seven")]})
 
         with django_capture_on_commit_callbacks(execute=True):
@@ -237,11 +264,16 @@ def test_a_created_event_processed_after_a_newer_change_still_records_the_reposi
     newer state stays, and the repositories only `created` lists are still recorded."""
     created = json.loads(fixture_body("installation__created"))
     permissions = json.loads(fixture_body("installation__new_permissions_accepted"))
-    deliver("installation__new_permissions_accepted", {
-        "installation": {**permissions["installation"], "id": INSTALLATION, "permissions": {"issues": "write"}},
-    })
+    deliver(
+        "installation__new_permissions_accepted",
+        {
+            "installation": {**permissions["installation"], "id": INSTALLATION, "permissions": {"issues": "write"}},
+        },
+    )
     with freeze_time(timezone.now() - timedelta(seconds=30)):
-        deliver("installation__created", {"installation": {**created["installation"], "permissions": {"issues": "read"}}})
+        deliver(
+            "installation__created", {"installation": {**created["installation"], "permissions": {"issues": "read"}}}
+        )
 
     installation = Installation.objects.get(installation_id=INSTALLATION)
     assert installation.permissions == {"issues": "write"}

@@ -149,7 +149,11 @@ def test_compare_lists_changed_paths_with_both_names_of_a_rename(repository):
     renamed = changed_file("new.py", status="renamed", previous_filename="old.py")
     repository.compare("aaa", "bbb", files=[changed_file("a.py"), renamed])
 
-    assert compare_changed_files(installation_id=INSTALLATION, repo=REPO, base="aaa", head="bbb") == ["a.py", "old.py", "new.py"]
+    assert compare_changed_files(installation_id=INSTALLATION, repo=REPO, base="aaa", head="bbb") == [
+        "a.py",
+        "old.py",
+        "new.py",
+    ]
 
 
 class TestWrites:
@@ -158,18 +162,33 @@ class TestWrites:
     def test_a_retried_step_edits_its_comment_instead_of_posting_another(self, github, repository):
         issue = repository.issue(NUMBER)
         issue.comment("someone else")
-        first = comment_upsert(installation_id=INSTALLATION, repo=REPO, number=NUMBER, body="Review", marker_key="run-1:comment")
+        first = comment_upsert(
+            installation_id=INSTALLATION, repo=REPO, number=NUMBER, body="Review", marker_key="run-1:comment"
+        )
 
-        second = comment_upsert(installation_id=INSTALLATION, repo=REPO, number=NUMBER, body="Review v2", marker_key="run-1:comment")
+        second = comment_upsert(
+            installation_id=INSTALLATION, repo=REPO, number=NUMBER, body="Review v2", marker_key="run-1:comment"
+        )
 
         assert (first.created, second.created, first.id) == (True, False, second.id)
-        assert [comment["body"] for comment in issue.comments] == ["someone else", f"Review v2\n\n{comment_marker('run-1:comment')}"]
-        assert [request.method for request in github.requests() if "/comments" in request.path] == ["GET", "POST", "GET", "PATCH"]
+        assert [comment["body"] for comment in issue.comments] == [
+            "someone else",
+            f"Review v2\n\n{comment_marker('run-1:comment')}",
+        ]
+        assert [request.method for request in github.requests() if "/comments" in request.path] == [
+            "GET",
+            "POST",
+            "GET",
+            "PATCH",
+        ]
 
     def test_labels_are_added(self, github, repository):
         issue = repository.issue(NUMBER, labels=["bug"])
 
-        assert labels_add(installation_id=INSTALLATION, repo=REPO, number=NUMBER, labels=["ai-reviewed"]) == ["bug", "ai-reviewed"]
+        assert labels_add(installation_id=INSTALLATION, repo=REPO, number=NUMBER, labels=["ai-reviewed"]) == [
+            "bug",
+            "ai-reviewed",
+        ]
         assert github.requests()[-1].json() == {"labels": ["ai-reviewed"]}
         assert issue.labels == ["bug", "ai-reviewed"]
 

@@ -9,8 +9,17 @@ from github_app.webhooks import events
 from tests.github_app.webhooks import FIXTURE_NAMES, fixture_body, fixture_event, post_fixture
 
 SUBSCRIBED_EVENTS = [
-    "push", "pull_request", "pull_request_review", "issues", "issue_comment", "release", "deployment",
-    "deployment_status", "workflow_run", "check_run", "check_suite",
+    "push",
+    "pull_request",
+    "pull_request_review",
+    "issues",
+    "issue_comment",
+    "release",
+    "deployment",
+    "deployment_status",
+    "workflow_run",
+    "check_run",
+    "check_suite",
 ]
 
 

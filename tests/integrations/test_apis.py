@@ -13,11 +13,22 @@ GITHUB_LIST = "/api/v1/app/integrations/github"
 def connect(user, installation_id: int, **fields) -> OAuthToken:
     installation, _ = Installation.objects.get_or_create(
         installation_id=installation_id,
-        defaults={"account_id": 7, "account_login": "octo-org", "account_type": "Organization", "repository_selection": "selected"},
+        defaults={
+            "account_id": 7,
+            "account_login": "octo-org",
+            "account_type": "Organization",
+            "repository_selection": "selected",
+        },
     )
-    InstallationRepository.objects.get_or_create(installation=installation, repository_id=installation_id * 10, full_name=f"octo-org/repo-{installation_id}")
+    InstallationRepository.objects.get_or_create(
+        installation=installation, repository_id=installation_id * 10, full_name=f"octo-org/repo-{installation_id}"
+    )
     return github_connection(
-        user, installation_id, access_token="ghu_secret", repositories={installation_id * 10: f"octo-org/repo-{installation_id}"}, **fields
+        user,
+        installation_id,
+        access_token="ghu_secret",
+        repositories={installation_id * 10: f"octo-org/repo-{installation_id}"},
+        **fields,
     )
 
 
@@ -35,8 +46,11 @@ class TestList:
         item = body["integrations"][0]
         assert item["id"] == str(mine.id)
         assert {key: item[key] for key in ("integration_id", "provider", "integration_type", "name", "is_active")} == {
-            "integration_id": "github_app", "provider": "github", "integration_type": "github",
-            "name": "GitHub App Integration", "is_active": True,
+            "integration_id": "github_app",
+            "provider": "github",
+            "integration_type": "github",
+            "name": "GitHub App Integration",
+            "is_active": True,
         }
         assert item["credential_data"] == {"installation_id": "1", "setup_action": "install"}
         assert "ghu_secret" not in response.content.decode()

@@ -11,7 +11,11 @@ from tests.workflows.test_engine import INSTALLATION, REPO
 @pytest.fixture
 def installation(db):
     installation = Installation.objects.create(
-        installation_id=INSTALLATION, account_id=1, account_login="Codertocat", account_type="User", repository_selection="selected"
+        installation_id=INSTALLATION,
+        account_id=1,
+        account_login="Codertocat",
+        account_type="User",
+        repository_selection="selected",
     )
     InstallationRepository.objects.create(installation=installation, repository_id=186853002, full_name=REPO)
     return installation

@@ -15,12 +15,19 @@ EVIL_PATTERN = "**a**a**a**a**a**a**a**b"  # backtracking took more than 20 s on
 
 
 def ask(api, config, event="push", payload=None, **extra):
-    body = {"config": {"repository": "Codertocat/Hello-World", **config}, "event": event, "payload": payload or {**load_fixture("push_5"), "ref": "refs/heads/release/v1"}, **extra}
+    body = {
+        "config": {"repository": "Codertocat/Hello-World", **config},
+        "event": event,
+        "payload": payload or {**load_fixture("push_5"), "ref": "refs/heads/release/v1"},
+        **extra,
+    }
     return api.post(TEST, body, format="json")
 
 
 def test_explains_a_match_filter_by_filter(api):
-    response = ask(api, {"events": ["push"], "branches": ["release/**"], "paths": ["docs/**"]}, changed_files=["docs/intro.md"])
+    response = ask(
+        api, {"events": ["push"], "branches": ["release/**"], "paths": ["docs/**"]}, changed_files=["docs/intro.md"]
+    )
 
     assert response.status_code == 200
     assert response.json() == {
@@ -42,7 +49,11 @@ def test_explains_a_miss(api):
 
 
 def test_changed_files_default_to_the_push_commits(api):
-    payload = {**load_fixture("push_5"), "ref": "refs/heads/main", "commits": [{"added": ["src/app.py"], "modified": [], "removed": []}]}
+    payload = {
+        **load_fixture("push_5"),
+        "ref": "refs/heads/main",
+        "commits": [{"added": ["src/app.py"], "modified": [], "removed": []}],
+    }
 
     body = ask(api, {"events": ["push"], "paths": ["docs/**"]}, payload=payload).json()
 
@@ -63,13 +74,19 @@ def test_explains_that_bots_and_drafts_are_ignored_by_default(api):
 
 
 def test_explains_that_the_apps_own_events_never_start_a_run(api):
-    payload = {**load_fixture("issue_comment__created"), "sender": {"login": "ai-workflow-teams-test[bot]", "type": "Bot"}}
+    payload = {
+        **load_fixture("issue_comment__created"),
+        "sender": {"login": "ai-workflow-teams-test[bot]", "type": "Bot"},
+    }
 
     body = ask(api, {"events": ["issue_comment"], "ignore_bots": False}, event="issue_comment", payload=payload).json()
 
     assert body == {
         "matched": False,
-        "reasons": ['event: "issue_comment" is in "issue_comment"', "sender is this App: its own events never start a run"],
+        "reasons": [
+            'event: "issue_comment" is in "issue_comment"',
+            "sender is this App: its own events never start a run",
+        ],
     }
 
 
@@ -79,13 +96,22 @@ def test_explains_that_the_apps_own_events_never_start_a_run(api):
         ("push", {"sender": "someone", "ref": 5, "commits": "abc"}),
         ("push", {"commits": [1, {"added": "a.py"}], "pusher": []}),
         ("pull_request", {"action": ["opened"], "pull_request": "2"}),
-        ("pull_request", {"action": "opened", "pull_request": {"base": [], "labels": [1, {"name": 2}], "draft": "yes"}}),
+        (
+            "pull_request",
+            {"action": "opened", "pull_request": {"base": [], "labels": [1, {"name": 2}], "draft": "yes"}},
+        ),
         ("issue_comment", {"comment": {"user": "x"}, "issue": {"labels": {}}, "sender": {"login": 7, "id": []}}),
         ("check_run", {"check_run": {"check_suite": "s"}}),
     ],
 )
 def test_sample_payloads_of_any_shape_are_explained_not_a_500(api, event, payload):
-    config = {"events": [event], "branches": ["main"], "paths": ["src/**"], "label_filter": ["x"], "author_filter": ["y"]}
+    config = {
+        "events": [event],
+        "branches": ["main"],
+        "paths": ["src/**"],
+        "label_filter": ["x"],
+        "author_filter": ["y"],
+    }
 
     response = ask(api, config, event=event, payload=payload)
 
@@ -128,7 +154,14 @@ def test_invalid_configs_are_a_400_naming_the_field_and_pattern(api, config, fie
         ({"events": ["pull_request"], "author_ignore": ["a" * 256]}, "author_ignore", None),
         ({"events": ["push"] * (len(WORKFLOW_EVENTS) + 1)}, "events", None),
     ],
-    ids=["256-character pattern", "101 tags", "101 paths", "101 labels", "256-character login", "more events than exist"],
+    ids=[
+        "256-character pattern",
+        "101 tags",
+        "101 paths",
+        "101 labels",
+        "256-character login",
+        "more events than exist",
+    ],
 )
 def test_oversized_configs_are_a_400_naming_the_field(api, config, field, pattern):
     response = ask(api, config)
@@ -144,7 +177,10 @@ def test_oversized_configs_are_a_400_naming_the_field(api, config, field, patter
     [
         ([EVIL_PATTERN], "a" * 300),
         ([EVIL_PATTERN], "a" * 1000),
-        ([f"{'**a' * 84}{n:03}" for n in range(100)], "a" * 1000),  # as many as a list holds, as long as a pattern may be
+        (
+            [f"{'**a' * 84}{n:03}" for n in range(100)],
+            "a" * 1000,
+        ),  # as many as a list holds, as long as a pattern may be
     ],
     ids=["the reported attack", "on 1,000 characters", "100 patterns of 255 characters"],
 )
@@ -165,7 +201,9 @@ def test_a_workflow_with_more_than_20_triggers_is_a_400_and_nothing_is_written(a
     definition = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condition": "true"}}], "edges": []}
 
     with CaptureQueriesContext(connection) as queries:
-        response = api.post(WORKFLOWS, {"name": "Many", "definition": definition, "triggers": [trigger] * 21}, format="json")
+        response = api.post(
+            WORKFLOWS, {"name": "Many", "definition": definition, "triggers": [trigger] * 21}, format="json"
+        )
 
     assert response.status_code == 400
     body = response.json()
@@ -187,7 +225,15 @@ def test_the_trigger_service_holds_the_cap_for_every_caller(user):
     assert not Trigger.objects.exists()
 
 
-@pytest.mark.parametrize("body", [{}, {"config": {}, "event": "push"}, {"config": {}, "event": "nope", "payload": {}}, {"config": [], "event": "push", "payload": {}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"config": {}, "event": "push"},
+        {"config": {}, "event": "nope", "payload": {}},
+        {"config": [], "event": "push", "payload": {}},
+    ],
+)
 def test_malformed_requests_are_a_400(api, body):
     assert api.post(TEST, body, format="json").status_code == 400
 

@@ -14,7 +14,10 @@ from workflows.models import Conclusion, Workflow, WorkflowRun
 from workflows.services import workflow_delete
 
 REPO = "Codertocat/Hello-World"
-CONDITION = {"nodes": [{"id": "ok", "type": "logic.condition", "params": {"condition": "{{ trigger.action }}"}}], "edges": []}
+CONDITION = {
+    "nodes": [{"id": "ok", "type": "logic.condition", "params": {"condition": "{{ trigger.action }}"}}],
+    "edges": [],
+}
 
 
 @pytest.fixture
@@ -37,7 +40,9 @@ def test_a_pull_request_delivery_ends_in_a_completed_run(workflow, deliver):
 def test_the_ai_review_workflow_end_to_end(user, installation, deliver, github, llm, settings):
     settings.AI_BASE_URL, settings.AI_MODEL = "https://llm.test/v1", "gpt-test"
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
-    workflow_save(owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}])
+    workflow_save(
+        owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}]
+    )
     pull_request = pull_request_to_review(github)
     llm.answers((200, "Ship it."))
 
@@ -162,11 +167,19 @@ def test_path_filters_on_a_pull_request_read_its_files(user, installation, deliv
     deliver()
 
     assert not WorkflowRun.objects.exists()
-    assert github.count("GET", f"/repos/{REPO}/pulls/2/files") == 1 and github.count("GET", f"/repos/{REPO}/pulls/2/comments") == 0
+    assert (
+        github.count("GET", f"/repos/{REPO}/pulls/2/files") == 1
+        and github.count("GET", f"/repos/{REPO}/pulls/2/comments") == 0
+    )
 
 
 def test_candidates_come_from_the_index(workflow):
-    assert [trigger.workflow for trigger in trigger_candidates(installation_id=INSTALLATION, repository_id=None, repository=REPO.upper(), event="pull_request")] == [workflow]
+    assert [
+        trigger.workflow
+        for trigger in trigger_candidates(
+            installation_id=INSTALLATION, repository_id=None, repository=REPO.upper(), event="pull_request"
+        )
+    ] == [workflow]
     assert trigger_candidates(installation_id=INSTALLATION, repository_id=None, repository=REPO, event="push") == []
     assert trigger_candidates(installation_id=999, repository_id=None, repository=REPO, event="pull_request") == []
 
@@ -179,14 +192,19 @@ def test_a_push_too_long_for_its_payload_reads_its_files_from_compare(user, inst
     github.installation(INSTALLATION, repositories=[repository])
     repository.compare("aaa", "bbb", files=[changed_file("docs/guide.md")], commits=21)
 
-    deliver("push_5", "push", ref="refs/heads/main", before="aaa", after="bbb", commits=[{"id": str(n)} for n in range(20)])
+    deliver(
+        "push_5", "push", ref="refs/heads/main", before="aaa", after="bbb", commits=[{"id": str(n)} for n in range(20)]
+    )
 
     assert WorkflowRun.objects.get().conclusion == Conclusion.SUCCESS
 
 
 DEPENDABOT = {"login": "dependabot[bot]", "id": 49699333, "type": "Bot"}
 APP_BOT = {"login": "ai-workflow-teams-test[bot]", "id": 4242, "type": "Bot"}  # settings_test's GITHUB_APP_SLUG
-REPLY = {"nodes": [{"id": "reply", "type": "github.create_comment", "params": {"body": "Noted, {{ trigger.sender }}."}}], "edges": []}
+REPLY = {
+    "nodes": [{"id": "reply", "type": "github.create_comment", "params": {"body": "Noted, {{ trigger.sender }}."}}],
+    "edges": [],
+}
 
 
 def on_pull_requests(user, **flags):
@@ -195,7 +213,9 @@ def on_pull_requests(user, **flags):
     return workflow_save(owner=user, name="On PRs", definition=CONDITION, triggers=[trigger])
 
 
-@pytest.mark.parametrize("changes", [{"sender": DEPENDABOT}, {"pull_request__draft": True}], ids=["bot sender", "draft"])
+@pytest.mark.parametrize(
+    "changes", [{"sender": DEPENDABOT}, {"pull_request__draft": True}], ids=["bot sender", "draft"]
+)
 def test_bots_and_drafts_start_no_run_when_the_config_says_nothing(user, installation, deliver, changes):
     on_pull_requests(user)
 
@@ -245,7 +265,13 @@ def test_a_workflow_that_answers_comments_does_not_answer_its_own(user, installa
     comments = issue_comments(github)
 
     deliver("issue_comment__created", "issue_comment")
-    reply = deliver("issue_comment__created", "issue_comment", sender=APP_BOT, comment__user=APP_BOT, comment__body=comments[0]["body"])
+    reply = deliver(
+        "issue_comment__created",
+        "issue_comment",
+        sender=APP_BOT,
+        comment__user=APP_BOT,
+        comment__body=comments[0]["body"],
+    )
 
     assert WorkflowRun.objects.get().conclusion == Conclusion.SUCCESS
     assert [comment["body"].split("\n")[0] for comment in comments] == ["Noted, Codertocat."]

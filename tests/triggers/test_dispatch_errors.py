@@ -22,7 +22,11 @@ PULL_REQUEST_FILES = f"/repos/{REPO}/pulls/2/files"
 COMPARE = f"/repos/{REPO}/compare/aaa...bbb"
 FAULTS = {
     "502": {"json": {"message": "Server Error"}, "status": 502},
-    "rate limit": {"json": {"message": "You have exceeded a secondary rate limit."}, "status": 403, "headers": {"Retry-After": "900"}},
+    "rate limit": {
+        "json": {"message": "You have exceeded a secondary rate limit."},
+        "status": 403,
+        "headers": {"Retry-After": "900"},
+    },
     "timeout": {"error": requests.ReadTimeout("read timed out")},
 }
 
@@ -56,7 +60,14 @@ def changed_files(repository, path: str, files: list[str]) -> None:
 
 def deliver_reading_files_from(deliver, path: str) -> WebhookDelivery:
     if path == COMPARE:  # 20 commits: more than the payload lists, so compare tells what changed
-        return deliver("push_5", "push", ref="refs/heads/main", before="aaa", after="bbb", commits=[{"id": str(n)} for n in range(20)])
+        return deliver(
+            "push_5",
+            "push",
+            ref="refs/heads/main",
+            before="aaa",
+            after="bbb",
+            commits=[{"id": str(n)} for n in range(20)],
+        )
     return deliver()
 
 
@@ -68,7 +79,9 @@ def relay_when_due(delivery: WebhookDelivery, django_capture_on_commit_callbacks
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("path, event", [(PULL_REQUEST_FILES, "pull_request"), (COMPARE, "push")], ids=["pull request files", "compare"])
+@pytest.mark.parametrize(
+    "path, event", [(PULL_REQUEST_FILES, "pull_request"), (COMPARE, "push")], ids=["pull request files", "compare"]
+)
 def test_a_passing_fault_retries_the_delivery_and_starts_no_run_until_github_answers(
     user, installation, deliver, github, repository, django_capture_on_commit_callbacks, path, event, fault
 ):
@@ -87,7 +100,12 @@ def test_a_passing_fault_retries_the_delivery_and_starts_no_run_until_github_ans
     relay_when_due(delivery, django_capture_on_commit_callbacks)
 
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempts, delivery.runs_started, delivery.last_error) == (Status.PROCESSED, 2, 1, "")
+    assert (delivery.status, delivery.attempts, delivery.runs_started, delivery.last_error) == (
+        Status.PROCESSED,
+        2,
+        1,
+        "",
+    )
     assert WorkflowRun.objects.get().conclusion == Conclusion.SUCCESS
 
 
@@ -104,7 +122,9 @@ def test_a_rate_limit_is_waited_out_before_the_retry(user, installation, deliver
         assert deliveries_relay() == 0
 
 
-def test_a_502_never_lets_through_a_run_that_the_paths_exclude(user, installation, deliver, github, repository, django_capture_on_commit_callbacks):
+def test_a_502_never_lets_through_a_run_that_the_paths_exclude(
+    user, installation, deliver, github, repository, django_capture_on_commit_callbacks
+):
     on_docs(user, "pull_request")
     failing = github.fail("GET", PULL_REQUEST_FILES, **FAULTS["502"], times=None)
     delivery = deliver()
@@ -124,7 +144,9 @@ def test_no_workflow_of_the_delivery_starts_before_its_changed_files_are_known(
     """A workflow without path filters waits for the retry too: each attempt starts all its runs
     or none, and the retry starts each exactly once."""
     on_docs(user, "pull_request")
-    workflow_save(owner=user, name="Every PR", definition=CONDITION, triggers=[{"repository": REPO, "events": ["pull_request"]}])
+    workflow_save(
+        owner=user, name="Every PR", definition=CONDITION, triggers=[{"repository": REPO, "events": ["pull_request"]}]
+    )
     failing = github.fail("GET", PULL_REQUEST_FILES, **FAULTS["timeout"], times=None)
 
     delivery = deliver()
@@ -136,7 +158,9 @@ def test_no_workflow_of_the_delivery_starts_before_its_changed_files_are_known(
     assert sorted(WorkflowRun.objects.values_list("workflow__name", flat=True)) == ["Docs pull_request", "Every PR"]
 
 
-def test_no_changed_files_are_asked_for_when_no_trigger_with_paths_still_matches(user, installation, deliver, github, repository):
+def test_no_changed_files_are_asked_for_when_no_trigger_with_paths_still_matches(
+    user, installation, deliver, github, repository
+):
     on_docs(user, "pull_request", branches=["release/**"])  # the pull request is against main
     failing = github.fail("GET", PULL_REQUEST_FILES, **FAULTS["502"], times=None)
 
@@ -146,8 +170,14 @@ def test_no_changed_files_are_asked_for_when_no_trigger_with_paths_still_matches
     assert (delivery.status, delivery.runs_started, failing.hits) == (Status.PROCESSED, 0, 0)
 
 
-TOO_LARGE = {"message": "Sorry, the diff exceeded the maximum number of files (300).", "errors": [{"resource": "PullRequest", "field": "diff", "code": "too_large"}]}
-TOO_SLOW = {"message": "Server Error: Sorry, this diff is taking too long to generate.", "errors": [{"resource": "PullRequest", "field": "diff", "code": "not_available"}]}
+TOO_LARGE = {
+    "message": "Sorry, the diff exceeded the maximum number of files (300).",
+    "errors": [{"resource": "PullRequest", "field": "diff", "code": "too_large"}],
+}
+TOO_SLOW = {
+    "message": "Server Error: Sorry, this diff is taking too long to generate.",
+    "errors": [{"resource": "PullRequest", "field": "diff", "code": "not_available"}],
+}
 
 
 @pytest.mark.parametrize(
@@ -159,9 +189,17 @@ TOO_SLOW = {"message": "Server Error: Sorry, this diff is taking too long to gen
         (COMPARE, "push", 422, TOO_SLOW),
         (COMPARE, "push", 404, {"message": "No common ancestor between aaa and bbb."}),
     ],
-    ids=["pull request too large", "pull request too slow", "compare too large", "compare too slow", "compare of unrelated histories"],
+    ids=[
+        "pull request too large",
+        "pull request too slow",
+        "compare too large",
+        "compare too slow",
+        "compare of unrelated histories",
+    ],
 )
-def test_a_diff_github_cannot_produce_lets_path_filters_pass_as_in_actions(user, installation, deliver, github, repository, path, event, status, body):
+def test_a_diff_github_cannot_produce_lets_path_filters_pass_as_in_actions(
+    user, installation, deliver, github, repository, path, event, status, body
+):
     on_docs(user, event)
     github.fail("GET", path, status, json=body)
 
@@ -171,7 +209,9 @@ def test_a_diff_github_cannot_produce_lets_path_filters_pass_as_in_actions(user,
     assert (delivery.status, delivery.attempts, delivery.runs_started) == (Status.PROCESSED, 1, 1)
 
 
-def test_a_compare_github_does_not_find_is_retried_not_taken_for_an_unavailable_diff(user, installation, deliver, repository):
+def test_a_compare_github_does_not_find_is_retried_not_taken_for_an_unavailable_diff(
+    user, installation, deliver, repository
+):
     on_docs(user, "push")  # and GitHub knows no such comparison
 
     delivery = deliver_reading_files_from(deliver, COMPARE)

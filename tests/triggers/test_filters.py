@@ -35,7 +35,9 @@ def evaluate(filters: dict, event: str, payload: dict, changed_files=None):
 
 class TestEvents:
     def test_an_event_whose_name_merely_contains_the_configured_one_does_not_match(self):
-        result = evaluate({"events": ["pull_request"]}, "pull_request_review", load_fixture("pull_request_review__submitted"))
+        result = evaluate(
+            {"events": ["pull_request"]}, "pull_request_review", load_fixture("pull_request_review__submitted")
+        )
 
         assert not result.matched
         assert result.reasons[0] == 'event: "pull_request_review" is not in "pull_request"'
@@ -46,7 +48,9 @@ class TestEvents:
         assert not closed.matched and "(pull_request's default)" in closed.reasons[1]
 
     def test_an_action_filter_replaces_the_default(self):
-        assert evaluate({"events": ["pull_request"], "action_filter": ["closed"]}, "pull_request", pull_request("closed")).matched
+        assert evaluate(
+            {"events": ["pull_request"], "action_filter": ["closed"]}, "pull_request", pull_request("closed")
+        ).matched
 
 
 class TestBranchesAndTags:
@@ -132,10 +136,15 @@ class TestPaths:
     def test_unknown_changed_files_pass_as_in_actions(self):
         result = evaluate({"events": ["push"], "paths": ["docs/**"]}, "push", push(), None)
 
-        assert result.matched and "paths: the changed files cannot be known; the filter passes, as in Actions" in result.reasons
+        assert (
+            result.matched
+            and "paths: the changed files cannot be known; the filter passes, as in Actions" in result.reasons
+        )
 
     def test_paths_are_not_looked_at_for_tag_pushes(self):
-        result = evaluate({"events": ["push"], "tags": ["v*"], "paths": ["docs/**"]}, "push", push("refs/tags/v1"), ["src/x.py"])
+        result = evaluate(
+            {"events": ["push"], "tags": ["v*"], "paths": ["docs/**"]}, "push", push("refs/tags/v1"), ["src/x.py"]
+        )
 
         assert result.matched and not any(reason.startswith("paths") for reason in result.reasons)
 
@@ -158,7 +167,9 @@ class TestPeopleLabelsBotsDrafts:
     def test_authors_are_compared_without_case(self):
         payload = pull_request()  # opened by Codertocat
         assert evaluate({"events": ["pull_request"], "author_filter": ["codertocat"]}, "pull_request", payload).matched
-        assert not evaluate({"events": ["pull_request"], "author_ignore": ["CODERTOCAT"]}, "pull_request", payload).matched
+        assert not evaluate(
+            {"events": ["pull_request"], "author_ignore": ["CODERTOCAT"]}, "pull_request", payload
+        ).matched
 
     def test_the_author_of_a_comment_is_the_commenter(self):
         payload = copy.deepcopy(load_fixture("issue_comment__created"))
@@ -176,7 +187,9 @@ class TestPeopleLabelsBotsDrafts:
         assert evaluate({"events": ["pull_request"], "label_filter": ["ai-review"]}, "pull_request", labelled).matched
         assert not evaluate({"events": ["pull_request"], "label_filter": ["docs"]}, "pull_request", labelled).matched
 
-    @pytest.mark.parametrize("sender", [{"login": "dependabot[bot]", "type": "Bot"}, {"login": "renovate[bot]", "type": "User"}])
+    @pytest.mark.parametrize(
+        "sender", [{"login": "dependabot[bot]", "type": "Bot"}, {"login": "renovate[bot]", "type": "User"}]
+    )
     def test_bots_are_ignored_unless_the_config_says_false(self, sender):
         payload, login = {**pull_request(), "sender": sender}, sender["login"]
 
@@ -193,7 +206,9 @@ class TestPeopleLabelsBotsDrafts:
 
         by_default = evaluate({"events": ["pull_request"]}, "pull_request", draft)
 
-        assert not by_default.matched and "ignore_drafts: the pull request is a draft (default true)" in by_default.reasons
+        assert (
+            not by_default.matched and "ignore_drafts: the pull request is a draft (default true)" in by_default.reasons
+        )
         assert not evaluate({"events": ["pull_request"], "ignore_drafts": True}, "pull_request", draft).matched
         assert evaluate({"events": ["pull_request"], "ignore_drafts": False}, "pull_request", draft).matched
         assert evaluate({"events": ["pull_request"]}, "pull_request", pull_request(draft=False)).matched

@@ -48,11 +48,20 @@ def test_a_config_that_said_nothing_still_matches_a_bots_draft_after_the_migrati
 def test_the_migration_rewrites_every_stored_config_that_lacked_a_flag(user, monkeypatch):
     monkeypatch.setattr(flags_explicit, "BATCH_SIZE", 2)
     workflow = workflow_create(owner=user, name="Old triggers", definition=CONDITION)
-    stored = [SAID_NOTHING] * 3 + [{**SAID_NOTHING, "ignore_bots": True}, {**SAID_NOTHING, "ignore_bots": True, "ignore_drafts": True}]
+    stored = [SAID_NOTHING] * 3 + [
+        {**SAID_NOTHING, "ignore_bots": True},
+        {**SAID_NOTHING, "ignore_bots": True, "ignore_drafts": True},
+    ]
     triggers = Trigger.objects.bulk_create(Trigger(workflow=workflow, config=config) for config in stored)
 
     flags_explicit.write_old_defaults(apps, schema_editor=None)
 
     configs = [Trigger.objects.get(pk=trigger.pk).config for trigger in triggers]
     assert configs == [flags_explicit.config_with_old_defaults(config) for config in stored]
-    assert [trigger_evaluate(config, "pull_request", draft_by_a_bot()).matched for config in configs] == [True, True, True, False, False]
+    assert [trigger_evaluate(config, "pull_request", draft_by_a_bot()).matched for config in configs] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -14,7 +14,11 @@ from triggers.services import MAX_ENTRY_LENGTH
 # (pattern, values it matches, values it does not match)
 CHEAT_SHEET_BRANCHES_AND_TAGS = [
     ("feature/*", ["feature/my-branch", "feature/your-branch"], ["feature/beta-a/my-branch", "feature", "features/x"]),
-    ("feature/**", ["feature/beta-a/my-branch", "feature/your-branch", "feature/mona/the/octocat"], ["feature", "my/feature/x"]),
+    (
+        "feature/**",
+        ["feature/beta-a/my-branch", "feature/your-branch", "feature/mona/the/octocat"],
+        ["feature", "my/feature/x"],
+    ),
     ("main", ["main"], ["main2", "a/main", "Main"]),
     ("releases/mona-the-octocat", ["releases/mona-the-octocat"], ["releases/mona-the-octocat2"]),
     ("*", ["main", "releases"], ["releases/v1", "feature/x"]),
@@ -31,12 +35,20 @@ CHEAT_SHEET_PATHS = [
     ("**.js", ["index.js", "js/index.js", "src/js/app.js"], ["index.jsx"]),
     ("docs/*", ["docs/README.md", "docs/file.txt"], ["docs/a/file.txt", "README.md"]),
     ("docs/**", ["docs/README.md", "docs/mona/octocat.txt"], ["src/docs/x", "docs"]),
-    ("docs/**/*.md", ["docs/README.md", "docs/mona/hello-world.md", "docs/a/markdown/file.md"], ["docs/a.txt", "README.md"]),
+    (
+        "docs/**/*.md",
+        ["docs/README.md", "docs/mona/hello-world.md", "docs/a/markdown/file.md"],
+        ["docs/a.txt", "README.md"],
+    ),
     ("**/docs/**", ["docs/hello.md", "dir/docs/my-file.txt", "space/docs/plan/space.doc"], ["doc/x", "mydocs/x"]),
     ("**/README.md", ["README.md", "js/README.md"], ["README.mdx", "js/README.md.bak"]),
     ("**/*src/**", ["a/src/app.js", "my-src/code/js/app.js"], ["src", "a/source/x"]),
     ("**/*-post.md", ["my-post.md", "path/their-post.md"], ["post.md", "my-post.mdx"]),
-    ("**/migrate-*.sql", ["migrate-10909.sql", "db/migrate-v1.0.sql", "db/sept/migrate-v1.sql"], ["migrate.sql", "db/migrate-1.sql.bak"]),
+    (
+        "**/migrate-*.sql",
+        ["migrate-10909.sql", "db/migrate-v1.0.sql", "db/sept/migrate-v1.sql"],
+        ["migrate.sql", "db/migrate-1.sql.bak"],
+    ),
 ]
 OPERATORS = [
     ("a?b", ["ab", "b"], ["aab", "acb"]),
@@ -61,7 +73,9 @@ def cases(table):
             yield pytest.param(pattern, value, False, id=f"{pattern} !~ {value}")
 
 
-@pytest.mark.parametrize("pattern, value, expected", [*cases(CHEAT_SHEET_BRANCHES_AND_TAGS), *cases(CHEAT_SHEET_PATHS), *cases(OPERATORS)])
+@pytest.mark.parametrize(
+    "pattern, value, expected", [*cases(CHEAT_SHEET_BRANCHES_AND_TAGS), *cases(CHEAT_SHEET_PATHS), *cases(OPERATORS)]
+)
 def test_pattern(pattern, value, expected):
     assert pattern_compile(pattern).matches(value) is expected
 
@@ -140,7 +154,9 @@ def test_a_pattern_beyond_the_matcher_memory_is_refused_naming_it(monkeypatch):
     monkeypatch.setattr("triggers.patterns.RE2_MAX_MEMORY", 4096)
     source = "*a" * 100
 
-    with pytest.raises(PatternInvalid, match=re.escape(f"{source!r} is more than the pattern matcher can compile (pattern too large")):
+    with pytest.raises(
+        PatternInvalid, match=re.escape(f"{source!r} is more than the pattern matcher can compile (pattern too large")
+    ):
         pattern_compile(source)
 
 
@@ -186,7 +202,10 @@ def _fastest_first_match_seconds(pattern: str, value: str, repetitions: int = 5)
 
 @pytest.mark.parametrize(
     "pattern, value, expected",
-    [pytest.param(pattern, value, expected, id=f"{name}, {'matching' if expected else 'not matching'}") for pattern, value, expected, name in WORST_CASES],
+    [
+        pytest.param(pattern, value, expected, id=f"{name}, {'matching' if expected else 'not matching'}")
+        for pattern, value, expected, name in WORST_CASES
+    ],
 )
 def test_the_worst_patterns_answer_in_under_10_ms_on_1000_characters(pattern, value, expected):
     assert len(pattern) <= MAX_ENTRY_LENGTH and len(value) == 1000

@@ -22,9 +22,15 @@ def llm_settings(settings):
 def connected(user):
     """The user's installation covers the repository the triggers name."""
     installation = Installation.objects.create(
-        installation_id=INSTALLATION, account_id=1, account_login="Codertocat", account_type="User", repository_selection="selected"
+        installation_id=INSTALLATION,
+        account_id=1,
+        account_login="Codertocat",
+        account_type="User",
+        repository_selection="selected",
     )
-    InstallationRepository.objects.create(installation=installation, repository_id=1, full_name="Codertocat/Hello-World")
+    InstallationRepository.objects.create(
+        installation=installation, repository_id=1, full_name="Codertocat/Hello-World"
+    )
     github_connection(user, INSTALLATION, repositories={1: "Codertocat/Hello-World"})
 
 
@@ -72,12 +78,16 @@ class TestCrud:
         assert body["triggers"] == [{"config": other["config"], "is_active": True}]
         assert Trigger.objects.count() == 1
 
-    def test_delete_hides_the_workflow_and_keeps_its_runs(self, api, github, llm, django_capture_on_commit_callbacks, user):
+    def test_delete_hides_the_workflow_and_keeps_its_runs(
+        self, api, github, llm, django_capture_on_commit_callbacks, user
+    ):
         workflow_id = create(api).json()["id"]
         pull_request_to_review(github)
         llm.answers((200, "ok"))
         with django_capture_on_commit_callbacks(execute=True):
-            api.post(f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload()}, format="json")
+            api.post(
+                f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload()}, format="json"
+            )
 
         assert api.delete(f"{WORKFLOWS}/{workflow_id}").status_code == 204
         assert api.get(f"{WORKFLOWS}/{workflow_id}").status_code == 404
@@ -92,12 +102,23 @@ class TestRefusals:
     @pytest.mark.parametrize(
         "definition, node",
         [
-            ({"nodes": [{"id": "a", "type": "logic.condition", "params": {"condition": "1"}}, {"id": "b", "type": "logic.condition", "params": {"condition": "1"}}],
-              "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "a"}]}, None),
+            (
+                {
+                    "nodes": [
+                        {"id": "a", "type": "logic.condition", "params": {"condition": "1"}},
+                        {"id": "b", "type": "logic.condition", "params": {"condition": "1"}},
+                    ],
+                    "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "a"}],
+                },
+                None,
+            ),
             ({"nodes": [{"id": "x", "type": "shell.exec", "params": {}}]}, "x"),
             ({"nodes": [{"id": "ask", "type": "ai.prompt", "params": {"prompt": "hi", "temprature": 1}}]}, "ask"),
             ({"nodes": [{"id": "ask", "type": "ai.prompt", "params": {"prompt": "{{ broken"}}]}, "ask"),
-            ({"nodes": [{"id": "ask", "type": "ai.prompt", "params": {"prompt": "{{ ''.__class__.__mro__ }}"}}]}, "ask"),
+            (
+                {"nodes": [{"id": "ask", "type": "ai.prompt", "params": {"prompt": "{{ ''.__class__.__mro__ }}"}}]},
+                "ask",
+            ),
         ],
     )
     def test_bad_definitions_are_a_400_naming_the_node(self, api, definition, node):
@@ -116,7 +137,15 @@ class TestRefusals:
             ({"repository": "o/r", "events": []}, "events"),
             ({"repository": "o/r", "events": ["pull_request_target"]}, "events"),
             ({"repository": "o/r", "events": ["push"], "colour": "red"}, "colour"),
-            ({"repository": "Codertocat/Hello-World", "events": ["push"], "branches": ["main"], "branches_ignore": ["x"]}, "branches"),
+            (
+                {
+                    "repository": "Codertocat/Hello-World",
+                    "events": ["push"],
+                    "branches": ["main"],
+                    "branches_ignore": ["x"],
+                },
+                "branches",
+            ),
             ({"repository": "Codertocat/Hello-World", "events": ["push"], "paths": ["docs/[z-a]"]}, "paths"),
             ({"repository": "Codertocat/Hello-World", "events": ["push"], "ignore_bots": "yes"}, "ignore_bots"),
             ({"repository": "someone-else/private", "events": ["push"]}, "repository"),
@@ -129,13 +158,18 @@ class TestRefusals:
         assert response.json()["detail"].get("field") == field
         assert not Workflow.objects.exists()
 
-    @pytest.mark.parametrize("body", [{}, {"name": "x"}, {"name": "", "definition": REVIEW}, {"name": "x", "definition": REVIEW, "triggers": [{}]}])
+    @pytest.mark.parametrize(
+        "body",
+        [{}, {"name": "x"}, {"name": "", "definition": REVIEW}, {"name": "x", "definition": REVIEW, "triggers": [{}]}],
+    )
     def test_missing_fields_are_a_400(self, api, body):
         assert api.post(WORKFLOWS, body, format="json").status_code == 400
 
 
 class TestOwnership:
-    @pytest.mark.parametrize("method, suffix", [("get", ""), ("patch", ""), ("delete", ""), ("get", "/runs"), ("post", "/test")])
+    @pytest.mark.parametrize(
+        "method, suffix", [("get", ""), ("patch", ""), ("delete", ""), ("get", "/runs"), ("post", "/test")]
+    )
     def test_another_users_workflow_is_a_404(self, api, other_user, method, suffix):
         workflow_id = create(api).json()["id"]
 
@@ -149,7 +183,9 @@ class TestOwnership:
         pull_request_to_review(github)
         llm.answers((200, "ok"))
         with django_capture_on_commit_callbacks(execute=True):
-            run_id = api.post(f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload()}, format="json").json()["id"]
+            run_id = api.post(
+                f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload()}, format="json"
+            ).json()["id"]
 
         assert client_for(other_user).get(f"/api/v1/app/runs/{run_id}").status_code == 404
         assert client_for(other_user).post(f"/api/v1/app/runs/{run_id}/rerun").status_code == 404
@@ -160,12 +196,18 @@ class TestRuns:
     def workflow_id(self, api):
         return create(api).json()["id"]
 
-    def test_a_dry_test_run_executes_and_writes_nothing(self, api, workflow_id, github, llm, django_capture_on_commit_callbacks):
+    def test_a_dry_test_run_executes_and_writes_nothing(
+        self, api, workflow_id, github, llm, django_capture_on_commit_callbacks
+    ):
         pull_request = pull_request_to_review(github)
         llm.answers((200, "Would comment this"))
 
         with django_capture_on_commit_callbacks(execute=True):
-            response = api.post(f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload(), "dry_run": True}, format="json")
+            response = api.post(
+                f"{WORKFLOWS}/{workflow_id}/test",
+                {"event": "pull_request", "payload": sample_payload(), "dry_run": True},
+                format="json",
+            )
 
         assert response.status_code == 202
         run = api.get(f"/api/v1/app/runs/{response.json()['id']}").json()
@@ -177,12 +219,16 @@ class TestRuns:
     def test_a_sample_on_an_installation_that_is_not_yours_is_a_403(self, api, workflow_id):
         payload = {**sample_payload(), "installation": {"id": 999999}}
 
-        response = api.post(f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": payload}, format="json")
+        response = api.post(
+            f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": payload}, format="json"
+        )
 
         assert response.status_code == 403
         assert not WorkflowRun.objects.exists()
 
-    @pytest.mark.parametrize("body", [{"event": "pull_request"}, {"event": "nonsense", "payload": {}}, {"event": "push", "payload": []}])
+    @pytest.mark.parametrize(
+        "body", [{"event": "pull_request"}, {"event": "nonsense", "payload": {}}, {"event": "push", "payload": []}]
+    )
     def test_bad_test_requests_are_a_400(self, api, workflow_id, body):
         assert api.post(f"{WORKFLOWS}/{workflow_id}/test", body, format="json").status_code == 400
 
@@ -190,8 +236,14 @@ class TestRuns:
         pull_request_to_review(github)
         llm.answers((200, "first"), (200, "second"))
         with django_capture_on_commit_callbacks(execute=True):
-            first = api.post(f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload()}, format="json").json()
-        api.patch(f"{WORKFLOWS}/{workflow_id}", {"name": "renamed", "definition": {**REVIEW, "edges": REVIEW["edges"][:1]}}, format="json")
+            first = api.post(
+                f"{WORKFLOWS}/{workflow_id}/test", {"event": "pull_request", "payload": sample_payload()}, format="json"
+            ).json()
+        api.patch(
+            f"{WORKFLOWS}/{workflow_id}",
+            {"name": "renamed", "definition": {**REVIEW, "edges": REVIEW["edges"][:1]}},
+            format="json",
+        )
 
         with django_capture_on_commit_callbacks(execute=True):
             rerun = api.post(f"/api/v1/app/runs/{first['id']}/rerun").json()

@@ -14,10 +14,12 @@ def refusal(definition) -> DefinitionInvalid:
 
 
 def test_a_valid_definition_gives_an_order_that_respects_the_edges():
-    order = definition_validate({
-        "nodes": [node("c"), node("a"), node("b")],
-        "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "c"}],
-    })
+    order = definition_validate(
+        {
+            "nodes": [node("c"), node("a"), node("b")],
+            "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "c"}],
+        }
+    )
     assert order == ["a", "b", "c"]
 
 

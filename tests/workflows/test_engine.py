@@ -36,8 +36,13 @@ def trigger() -> dict:
     payload = load_fixture("pull_request__opened")
     payload["installation"] = {"id": INSTALLATION}
     return {
-        "event": "pull_request", "action": "opened", "delivery_id": "d-1", "installation_id": INSTALLATION,
-        "repository": REPO, "sender": payload["sender"]["login"], "payload": payload,
+        "event": "pull_request",
+        "action": "opened",
+        "delivery_id": "d-1",
+        "installation_id": INSTALLATION,
+        "repository": REPO,
+        "sender": payload["sender"]["login"],
+        "payload": payload,
     }
 
 
@@ -78,7 +83,12 @@ def test_get_pull_request_then_ai_then_comment(workflow, github, llm, run_now):
     steps = {step.node_id: step for step in run.steps.all()}
     assert [step.conclusion for step in steps.values()] == ["success"] * 3
     assert steps["pr"].output["diff"].startswith("diff --git")
-    assert steps["review"].output == {"text": "Looks good to me.", "model": "gpt-test", "usage": {"total_tokens": 42}, "prompt_clipped": False}
+    assert steps["review"].output == {
+        "text": "Looks good to me.",
+        "model": "gpt-test",
+        "usage": {"total_tokens": 42},
+        "prompt_clipped": False,
+    }
     assert len(pull_request.comments) == 1
     assert pull_request.comments[0]["body"] == f"Looks good to me.\n\n{comment_marker(f'{run.pk}:comment')}"
     [llm_request] = llm.requests()
@@ -151,7 +161,11 @@ def test_dry_run_makes_no_write_request(workflow, github, llm, run_now):
 def test_a_false_condition_skips_its_downstream(user, github, run_now):
     definition = {
         "nodes": [
-            {"id": "only_on_close", "type": "logic.condition", "params": {"condition": "{{ trigger.action == 'closed' }}"}},
+            {
+                "id": "only_on_close",
+                "type": "logic.condition",
+                "params": {"condition": "{{ trigger.action == 'closed' }}"},
+            },
             {"id": "comment", "type": "github.create_comment", "params": {"body": "closed"}},
         ],
         "edges": [{"from": "only_on_close", "to": "comment"}],
@@ -166,7 +180,10 @@ def test_a_false_condition_skips_its_downstream(user, github, run_now):
 
 
 def test_a_missing_template_variable_fails_the_step_naming_it(user, github_http, run_now):
-    definition = {"nodes": [{"id": "say", "type": "logic.condition", "params": {"condition": "{{ nodes.nowhere.text }}"}}], "edges": []}
+    definition = {
+        "nodes": [{"id": "say", "type": "logic.condition", "params": {"condition": "{{ nodes.nowhere.text }}"}}],
+        "edges": [],
+    }
 
     run = run_now(workflow_create(owner=user, name="Broken", definition=definition))
 
@@ -242,7 +259,10 @@ def test_a_run_is_unique_per_workflow_and_delivery(workflow, github_http):
 
 def test_a_run_keeps_the_version_it_started_with(workflow, github_http):
     run = run_start(workflow=workflow, trigger=trigger())
-    changed = {**REVIEW, "nodes": [*REVIEW["nodes"][:2], {"id": "comment", "type": "github.create_comment", "params": {"body": "v2"}}]}
+    changed = {
+        **REVIEW,
+        "nodes": [*REVIEW["nodes"][:2], {"id": "comment", "type": "github.create_comment", "params": {"body": "v2"}}],
+    }
 
     workflow_update(workflow=workflow, definition=changed)
 

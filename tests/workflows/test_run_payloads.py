@@ -20,7 +20,13 @@ INSTALLATION = 5150
 REPO = "Codertocat/Hello-World"
 # The condition reads the payload, so a run that lost it fails its template.
 READS_PAYLOAD = {
-    "nodes": [{"id": "number", "type": "logic.condition", "params": {"condition": "{{ trigger.payload.pull_request.number == 2 }}"}}],
+    "nodes": [
+        {
+            "id": "number",
+            "type": "logic.condition",
+            "params": {"condition": "{{ trigger.payload.pull_request.number == 2 }}"},
+        }
+    ],
     "edges": [],
 }
 
@@ -81,12 +87,18 @@ def test_a_rerun_after_retention_purged_the_payload_is_a_409(api, delivered):
 def test_a_test_run_keeps_its_own_payload_until_retention(api, workflows, settings, django_capture_on_commit_callbacks):
     payload = {**load_fixture("pull_request__opened"), "installation": {"id": INSTALLATION}}
     with django_capture_on_commit_callbacks(execute=True):
-        run_id = api.post(f"/api/v1/app/workflows/{workflows[0].pk}/test", {"event": "pull_request", "payload": payload}, format="json").json()["id"]
+        run_id = api.post(
+            f"/api/v1/app/workflows/{workflows[0].pk}/test",
+            {"event": "pull_request", "payload": payload},
+            format="json",
+        ).json()["id"]
     run = WorkflowRun.objects.get(pk=run_id)
     assert run.payload["pull_request"]["number"] == 2 and condition_of(run) is True
 
     assert run_payloads_purge() == 0
-    WorkflowRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(days=settings.WEBHOOK_PAYLOAD_RETENTION_DAYS + 1))
+    WorkflowRun.objects.filter(pk=run.pk).update(
+        created_at=timezone.now() - timedelta(days=settings.WEBHOOK_PAYLOAD_RETENTION_DAYS + 1)
+    )
     assert run_payloads_purge() == 1
 
     run.refresh_from_db()
@@ -97,11 +109,17 @@ def test_a_test_run_keeps_its_own_payload_until_retention(api, workflows, settin
 def test_existing_runs_are_migrated_to_reference_their_delivery(user, workflows):
     delivery = WebhookDelivery.objects.create(delivery_id="old", event="pull_request", payload=b"{}")
     of_delivery = WorkflowRun.objects.create(
-        workflow=workflows[0], version=workflows[0].current_version, owner=user, delivery=delivery,
+        workflow=workflows[0],
+        version=workflows[0].current_version,
+        owner=user,
+        delivery=delivery,
         trigger={"event": "pull_request", "payload": {"big": "x" * 1000}},
     )
     of_test = WorkflowRun.objects.create(
-        workflow=workflows[1], version=workflows[1].current_version, owner=user, trigger={"event": "push", "payload": {"ref": "main"}},
+        workflow=workflows[1],
+        version=workflows[1].current_version,
+        owner=user,
+        trigger={"event": "push", "payload": {"ref": "main"}},
     )
     migration = importlib.import_module("workflows.migrations.0003_run_payload_reference")
 
@@ -109,5 +127,9 @@ def test_existing_runs_are_migrated_to_reference_their_delivery(user, workflows)
 
     of_delivery.refresh_from_db()
     of_test.refresh_from_db()
-    assert (of_delivery.trigger, of_delivery.payload, of_delivery.payload_delivery_id) == ({"event": "pull_request"}, None, delivery.pk)
+    assert (of_delivery.trigger, of_delivery.payload, of_delivery.payload_delivery_id) == (
+        {"event": "pull_request"},
+        None,
+        delivery.pk,
+    )
     assert (of_test.trigger, of_test.payload, of_test.payload_delivery_id) == ({"event": "push"}, {"ref": "main"}, None)

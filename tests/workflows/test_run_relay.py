@@ -22,7 +22,10 @@ from workflows.relay import runs_claim_due, runs_relay
 from workflows.services import run_start, workflow_create
 from workflows.tasks import execute_run
 
-QUICK = {"nodes": [{"id": "check", "type": "logic.condition", "params": {"condition": "{{ trigger.event == 'push' }}"}}], "edges": []}
+QUICK = {
+    "nodes": [{"id": "check", "type": "logic.condition", "params": {"condition": "{{ trigger.event == 'push' }}"}}],
+    "edges": [],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +47,12 @@ def review(user):
 
 def a_run(workflow, *, stale_in: float, status: str = Status.QUEUED) -> WorkflowRun:
     return WorkflowRun.objects.create(
-        workflow=workflow, version=workflow.current_version, owner=workflow.owner, trigger={"event": "push"},
-        status=status, stale_after=timezone.now() + timedelta(seconds=stale_in),
+        workflow=workflow,
+        version=workflow.current_version,
+        owner=workflow.owner,
+        trigger={"event": "push"},
+        status=status,
+        stale_after=timezone.now() + timedelta(seconds=stale_in),
         deadline_at=timezone.now() + timedelta(hours=1),
     )
 
@@ -211,7 +218,9 @@ class TestOneExecutionAtATime:
         assert run_claim(run_id=str(run.pk), claim="original")
 
         assert not run_claim(run_id=str(run.pk), claim="relayed")
-        assert run_claim(run_id=str(run.pk), claim="original"), "the broker gives a message out again only once its worker is gone"
+        assert run_claim(run_id=str(run.pk), claim="original"), (
+            "the broker gives a message out again only once its worker is gone"
+        )
         assert WorkflowRun.objects.get(pk=run.pk).deliveries == 2
 
     def test_a_finished_run_is_never_run_again(self, quick):
@@ -224,7 +233,9 @@ class TestOneExecutionAtATime:
         """A version stored with a node type this deployment no longer has: the engine raises
         out of the execution, as it would on any error outside a step."""
         version = WorkflowVersion.objects.create(
-            workflow=quick, number=2, definition={"nodes": [{"id": "gone", "type": "retired.node", "params": {}}], "edges": []}
+            workflow=quick,
+            number=2,
+            definition={"nodes": [{"id": "gone", "type": "retired.node", "params": {}}], "edges": []},
         )
         run = a_run(quick, stale_in=60)
         WorkflowRun.objects.filter(pk=run.pk).update(version=version)
@@ -238,10 +249,14 @@ class TestOneExecutionAtATime:
 
 
 class TestWorkersLost:
-    def test_a_run_whose_workers_keep_being_lost_ends_failure_however_it_comes_back(self, review, github_http, settings):
+    def test_a_run_whose_workers_keep_being_lost_ends_failure_however_it_comes_back(
+        self, review, github_http, settings
+    ):
         run = run_start(workflow=review, trigger=trigger())
         assert run_claim(run_id=str(run.pk), claim="original")  # its worker dies
-        assert run_claim(run_id=str(run.pk), claim="original")  # the broker gives the message back; that worker dies too
+        assert run_claim(
+            run_id=str(run.pk), claim="original"
+        )  # the broker gives the message back; that worker dies too
         for lost in range(settings.WORKFLOW_RUN_MAX_DELIVERIES - 2):
             make_stale(run)
             assert runs_claim_due() == [str(run.pk)]
@@ -252,7 +267,9 @@ class TestWorkersLost:
 
         run.refresh_from_db()
         assert (run.status, run.conclusion) == (Status.COMPLETED, Conclusion.FAILURE)
-        assert run.error.startswith(f"Worker lost: the worker running this run was lost {settings.WORKFLOW_RUN_MAX_DELIVERIES} times")
+        assert run.error.startswith(
+            f"Worker lost: the worker running this run was lost {settings.WORKFLOW_RUN_MAX_DELIVERIES} times"
+        )
         assert {step.conclusion for step in run.steps.all()} == {Conclusion.CANCELLED}
         assert len(github_http.calls) == 0
 

@@ -44,8 +44,11 @@ def review(user):
 
 def worker_settings(github: Served, **extra: str) -> dict[str, str]:
     return {
-        "GITHUB_API_BASE_URL": github.url, "AI_BASE_URL": f"{github.url}/v1", "AI_MODEL": "gpt-test",
-        "WORKFLOW_RUN_STALE_SECONDS": str(STALE_SECONDS), **extra,
+        "GITHUB_API_BASE_URL": github.url,
+        "AI_BASE_URL": f"{github.url}/v1",
+        "AI_MODEL": "gpt-test",
+        "WORKFLOW_RUN_STALE_SECONDS": str(STALE_SECONDS),
+        **extra,
     }
 
 
@@ -68,7 +71,9 @@ def test_a_worker_killed_mid_step_is_relayed_and_the_run_completes_once(review, 
     assert step_of(run, "review").status == Status.IN_PROGRESS, "the dead worker left the step cut short"
 
     with worker_process(**worker_settings(github)) as survivor:
-        assert wait_until(lambda: WorkflowRun.objects.filter(pk=run.pk, stale_after__lt=timezone.now()).exists(), timeout=10)
+        assert wait_until(
+            lambda: WorkflowRun.objects.filter(pk=run.pk, stale_after__lt=timezone.now()).exists(), timeout=10
+        )
         celery_app.send_task(django_settings.CELERY_BEAT_SCHEDULE["relay-workflow-runs"]["task"])  # as beat does
         assert wait_until(lambda: finished(run), timeout=30), survivor.log
         assert re.search(r"runs_relay\[[^]]+\] succeeded in [\d.]+s: 1\n", survivor.log), "the relay enqueued the run"
@@ -127,7 +132,9 @@ def test_a_second_message_for_a_run_in_progress_backs_off(review, broker, github
         run = run_start(workflow=review, trigger=trigger())
         assert gate.held.wait(timeout=30), first.log + second.log
         execute_run.delay(str(run.pk))  # the relay's, or a late redelivery of the original
-        assert wait_until(lambda: first.log.count("succeeded") + second.log.count("succeeded") == 1), first.log + second.log
+        assert wait_until(lambda: first.log.count("succeeded") + second.log.count("succeeded") == 1), (
+            first.log + second.log
+        )
         gate.release()
         assert wait_until(lambda: finished(run), timeout=30), first.log + second.log
 

@@ -239,8 +239,7 @@ def test_loops_are_bounded(template, context):
 
 # Two megabyte strings that differ at their last character, referenced two thousand times by a list.
 MANY_REFERENCES = (
-    "{% set x = 'a' * 1000000 %}{% set y = 'a' * 999999 ~ 'b' %}"
-    "{% set many = [" + ", ".join(["x", "y"] * 1000) + "] %}"
+    "{% set x = 'a' * 1000000 %}{% set y = 'a' * 999999 ~ 'b' %}{% set many = [" + ", ".join(["x", "y"] * 1000) + "] %}"
 )
 
 
@@ -322,12 +321,18 @@ def test_the_cap_is_a_setting(context, settings):
         ("{{ '%s has %d files'|format(trigger.repository, nodes.pr.files|length) }}", "acme/app has 2 files"),
         ("{{ '{} by {}'.format(trigger.payload.pull_request.title, trigger.sender) }}", "Fix by octocat"),
         ("{{ '%-6s|' % trigger.action }}", "opened|"),
-        ("{{ trigger.payload.pull_request.id|string }} {{ '{}'.format(trigger.payload.pull_request.id) }}", "2876543210 2876543210"),
+        (
+            "{{ trigger.payload.pull_request.id|string }} {{ '{}'.format(trigger.payload.pull_request.id) }}",
+            "2876543210 2876543210",
+        ),
         ("{{ nodes.pr.count|default(5000000) }}", "5000000"),
         ("{{ 1234.5678|round(2) }}", "1234.57"),
         ("{{ nodes.pr.diff[:6] }}", "+ a ch"),
         ("{{ nodes.pr.diff.splitlines()|length }}", str(DIFF.count("\n"))),
-        ("{% set ns = namespace(n=0) %}{% for f in nodes.pr.files %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}", "2"),
+        (
+            "{% set ns = namespace(n=0) %}{% for f in nodes.pr.files %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}",
+            "2",
+        ),
         ("{% set title %}PR {{ trigger.payload.pull_request.number }}{% endset %}{{ title|upper }}", "PR 7"),
         ("{% set key = 'pr' %}{{ nodes[key].files[0].filename }}", "a.py"),
         ("{{ workflow.name }} v{{ workflow.version }}", "Review v3"),

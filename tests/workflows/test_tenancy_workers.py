@@ -36,7 +36,9 @@ def github_server(settings) -> Iterator[Served]:
 @pytest.fixture
 def tenants(user, other_user):
     connection = github_connection(user, INSTALLATION, repositories={186853002: REPO})
-    InstallationRepository.objects.create(installation=Installation.objects.get(installation_id=INSTALLATION), repository_id=777, full_name=HIDDEN)
+    InstallationRepository.objects.create(
+        installation=Installation.objects.get(installation_id=INSTALLATION), repository_id=777, full_name=HIDDEN
+    )
     github_connection(other_user, VICTIM_INSTALLATION, repositories={999: VICTIM_REPO})
     return connection
 
@@ -46,7 +48,11 @@ def finished(run_id: str) -> WorkflowRun | None:
 
 
 def foreign_requests(github) -> list[str]:
-    return [request.path for request in github.requests() if str(VICTIM_INSTALLATION) in request.path or "victimorg" in request.path or HIDDEN in request.path]
+    return [
+        request.path
+        for request in github.requests()
+        if str(VICTIM_INSTALLATION) in request.path or "victimorg" in request.path or HIDDEN in request.path
+    ]
 
 
 def test_a_template_rewriting_the_trigger_reaches_no_other_tenant(api, user, tenants, broker, github_server):
@@ -61,7 +67,11 @@ def test_a_template_rewriting_the_trigger_reaches_no_other_tenant(api, user, ten
     workflow = workflow_create(owner=user, name="Rewrite", definition=definition)
 
     with worker_process(GITHUB_API_BASE_URL=github_server.url) as worker:
-        response = api.post(f"{WORKFLOWS}/{workflow.pk}/test", {"event": "pull_request", "payload": sample(), "dry_run": True}, format="json")
+        response = api.post(
+            f"{WORKFLOWS}/{workflow.pk}/test",
+            {"event": "pull_request", "payload": sample(), "dry_run": True},
+            format="json",
+        )
         assert response.status_code == 202
         assert wait_until(lambda: finished(response.json()["id"])), worker.log
 
@@ -70,15 +80,22 @@ def test_a_template_rewriting_the_trigger_reaches_no_other_tenant(api, user, ten
     assert "Template error" in steps["rewrite"].error
     assert (run.installation_id, run.repository, run.trigger["installation_id"]) == (INSTALLATION, REPO, INSTALLATION)
     assert foreign_requests(github_server.github) == []
-    assert github_server.github.count("GET", f"/repos/{REPO}/contents/SECRET.md") == 1, "the untouched step read its own tenant"
+    assert github_server.github.count("GET", f"/repos/{REPO}/contents/SECRET.md") == 1, (
+        "the untouched step read its own tenant"
+    )
 
 
 def test_a_collaborator_cannot_read_the_installations_other_repository(api, user, tenants, broker, github_server):
-    definition = {"nodes": [{"id": "read", "type": "github.get_file", "params": {"repository": HIDDEN, "path": "SECRET.md"}}], "edges": []}
+    definition = {
+        "nodes": [{"id": "read", "type": "github.get_file", "params": {"repository": HIDDEN, "path": "SECRET.md"}}],
+        "edges": [],
+    }
     workflow = workflow_create(owner=user, name="Spy", definition=definition)
 
     with worker_process(GITHUB_API_BASE_URL=github_server.url) as worker:
-        response = api.post(f"{WORKFLOWS}/{workflow.pk}/test", {"event": "pull_request", "payload": sample()}, format="json")
+        response = api.post(
+            f"{WORKFLOWS}/{workflow.pk}/test", {"event": "pull_request", "payload": sample()}, format="json"
+        )
         assert wait_until(lambda: finished(response.json()["id"])), worker.log
 
     run = finished(response.json()["id"])
@@ -91,7 +108,11 @@ def test_a_rerun_after_revoke_writes_nothing(api, user, tenants, broker, github_
     workflow = workflow_create(owner=user, name="Read", definition=definition)
 
     with worker_process(GITHUB_API_BASE_URL=github_server.url) as worker:
-        first = api.post(f"{WORKFLOWS}/{workflow.pk}/test", {"event": "pull_request", "payload": sample(), "dry_run": False}, format="json").json()
+        first = api.post(
+            f"{WORKFLOWS}/{workflow.pk}/test",
+            {"event": "pull_request", "payload": sample(), "dry_run": False},
+            format="json",
+        ).json()
         assert wait_until(lambda: finished(first["id"])), worker.log
         calls_before = github_server.github.count()
         assert api.delete(f"/api/v1/app/integrations/{tenants.pk}").status_code == 200

@@ -135,7 +135,9 @@ def get_pull_request(params: dict, context: StepContext) -> dict:
 @github_node("github.get_commit", properties={"repository": TEMPLATED_STRING, "sha": TEMPLATED_STRING})
 def get_commit(params: dict, context: StepContext) -> dict:
     payload = context.payload
-    sha = params.get("sha") or payload.get("after") or (payload.get("head_commit") or {}).get("id") or payload.get("sha")
+    sha = (
+        params.get("sha") or payload.get("after") or (payload.get("head_commit") or {}).get("id") or payload.get("sha")
+    )
     if not sha:
         raise StepFailed("No commit: give `sha` or trigger on an event that has one.")
     installation_id, repository = _repository(params, context)
@@ -163,7 +165,10 @@ def get_file(params: dict, context: StepContext) -> dict:
 def create_comment(params: dict, context: StepContext) -> dict:
     installation_id, repository = _repository(params, context)
     result = comment_upsert(
-        installation_id=installation_id, repo=repository, number=_number(params, context), body=params["body"],
+        installation_id=installation_id,
+        repo=repository,
+        number=_number(params, context),
+        body=params["body"],
         marker_key=f"{context.run_id}:{context.node_id}",
     )
     return {"id": result.id, "html_url": result.html_url, "created": result.created}
@@ -174,7 +179,12 @@ def create_comment(params: dict, context: StepContext) -> dict:
     properties={
         "repository": TEMPLATED_STRING,
         "number": NUMBER_OR_TEMPLATE,
-        "labels": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 100}, "minItems": 1, "maxItems": 100},
+        "labels": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": 100},
+            "minItems": 1,
+            "maxItems": 100,
+        },
     },
     required=("labels",),
     writes=True,

@@ -18,10 +18,30 @@ from workflows.templating.sizes import FILTER_SIZES
 
 # Filters that hand back or rearrange their input without reading what it holds. The others print
 # or compare it (`sort` and `unique` also lowercase every string), so their input is measured first.
-_SHALLOW_FILTERS = frozenset({
-    "abs", "attr", "batch", "count", "d", "default", "filesizeformat", "first", "float", "int",
-    "items", "last", "length", "list", "map", "random", "reverse", "round", "slice", "sum",
-})
+_SHALLOW_FILTERS = frozenset(
+    {
+        "abs",
+        "attr",
+        "batch",
+        "count",
+        "d",
+        "default",
+        "filesizeformat",
+        "first",
+        "float",
+        "int",
+        "items",
+        "last",
+        "length",
+        "list",
+        "map",
+        "random",
+        "reverse",
+        "round",
+        "slice",
+        "sum",
+    }
+)
 
 # Its `rel` and `target` are repeated for every link found: a parameter has no use for HTML links.
 UNBOUNDED_FILTERS = frozenset({"urlize"})
@@ -160,8 +180,6 @@ class BoundedBuffer(list):
         budget = render_budget.get()
         budget.admit(self.size, "the captured block")
         budget.spend(added)
-
-
 
 
 @pass_context  # asking for the context keeps Jinja from printing constants at compile time, unguarded
