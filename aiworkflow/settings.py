@@ -49,6 +49,14 @@ MIDDLEWARE = [
     # Last, as django-axes requires: it turns a lockout flagged during the view into its answer.
     "axes.middleware.AxesMiddleware",
 ]
+# The part of MIDDLEWARE GitHub's deliveries go through (github_app/webhooks/wsgi.py): a signed
+# machine request has no session, user, CSRF token, message or static file, but its answers carry
+# the same headers as every other answer (security headers, X-Frame-Options, Content-Length).
+WEBHOOK_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 ROOT_URLCONF = "aiworkflow.urls"
 WSGI_APPLICATION = "aiworkflow.wsgi.application"
@@ -315,7 +323,7 @@ if REDIS_URL:
     # limit or a slow task would run twice. https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
     # A broker that cannot be reached must fail fast: intake answers GitHub meanwhile and the
     # relay enqueues later.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 else:
     # Development without a broker server: kombu's filesystem transport, one folder a queue, with
     # messages that appear whole (aiworkflow/broker.py says why).
@@ -380,8 +388,16 @@ CELERY_BEAT_SCHEDULE = {
         ("purge-used-install-states", "github_app.tasks.install_states_purge", 3600),
         ("relay-workflow-runs", "workflows.tasks.runs_relay", WORKFLOW_RUN_RELAY_INTERVAL_SECONDS),
         ("purge-run-payloads", "workflows.tasks.run_payloads_purge", 6 * 3600),
-        ("redeliver-missed-deliveries", "github_app.tasks.deliveries_redeliver_missed", WEBHOOK_REDELIVER_INTERVAL_SECONDS),
-        ("sync-repository-access", "github_app.tasks.repository_access_sync_due", GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS),
+        (
+            "redeliver-missed-deliveries",
+            "github_app.tasks.deliveries_redeliver_missed",
+            WEBHOOK_REDELIVER_INTERVAL_SECONDS,
+        ),
+        (
+            "sync-repository-access",
+            "github_app.tasks.repository_access_sync_due",
+            GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS,
+        ),
     ]
 }
 

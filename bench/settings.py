@@ -1,6 +1,5 @@
-"""The service's settings plus a floor endpoint to compare intake against."""
+"""The service's settings, quiet: a benchmark's output is its figures."""
 
 from aiworkflow.settings import *  # noqa: F403
 
-ROOT_URLCONF = "bench.urls"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"handlers": [], "level": "WARNING"}}

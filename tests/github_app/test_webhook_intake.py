@@ -1,13 +1,20 @@
 import io
 import json
 import uuid
+from dataclasses import dataclass
+from unittest import mock
+from wsgiref.util import setup_testing_defaults
 
 import pytest
+from django.conf import settings as django_settings
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core import checks
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
 from github_app.models import WebhookDelivery
+from github_app.webhooks.publisher import publisher
 from github_app.webhooks.signatures import signature_for, signature_is_valid
 from tests.github_app.webhooks import WEBHOOK_URL, fixture_body, post_fixture, post_webhook
 
@@ -64,8 +71,12 @@ class TestSignature:
     def test_missing_garbage_and_sha1_only_signatures_are_a_401(self, client, db, headers):
         body = fixture_body(PULL_REQUEST)
         response = client.post(
-            WEBHOOK_URL, data=body, content_type="application/json", HTTP_X_GITHUB_EVENT="pull_request",
-            HTTP_X_GITHUB_DELIVERY="d-1", **headers,
+            WEBHOOK_URL,
+            data=body,
+            content_type="application/json",
+            HTTP_X_GITHUB_EVENT="pull_request",
+            HTTP_X_GITHUB_DELIVERY="d-1",
+            **headers,
         )
 
         assert response.status_code == 401
@@ -93,8 +104,12 @@ class TestSignature:
         body = fixture_body(PULL_REQUEST)
         signature = signature_for(body=body, secret="test-webhook-secret")
         response = client.post(
-            WEBHOOK_URL, data=body.replace(b"opened", b"closed"), content_type="application/json",
-            HTTP_X_GITHUB_EVENT="pull_request", HTTP_X_GITHUB_DELIVERY="d-1", HTTP_X_HUB_SIGNATURE_256=signature,
+            WEBHOOK_URL,
+            data=body.replace(b"opened", b"closed"),
+            content_type="application/json",
+            HTTP_X_GITHUB_EVENT="pull_request",
+            HTTP_X_GITHUB_DELIVERY="d-1",
+            HTTP_X_HUB_SIGNATURE_256=signature,
         )
 
         assert response.status_code == 401
@@ -109,7 +124,8 @@ class TestBadInput:
     def test_missing_github_headers_are_a_400(self, client, db, missing):
         body = fixture_body(PULL_REQUEST)
         headers = {
-            "HTTP_X_GITHUB_EVENT": "pull_request", "HTTP_X_GITHUB_DELIVERY": "d-1",
+            "HTTP_X_GITHUB_EVENT": "pull_request",
+            "HTTP_X_GITHUB_DELIVERY": "d-1",
             "HTTP_X_HUB_SIGNATURE_256": signature_for(body=body, secret="test-webhook-secret"),
         }
         del headers[missing]
@@ -179,10 +195,14 @@ class TestBadInput:
         assert client.generic("POST", WEBHOOK_URL, b"{}", CONTENT_LENGTH=length).status_code == 400
 
     def test_odd_values_inside_a_signed_payload_are_kept_out_of_typed_columns(self, deliver, client):
-        body = json.dumps({
-            "action": "a" * 500, "installation": {"id": "12"}, "repository": {"id": 2**70, "full_name": 7},
-            "sender": {"login": None, "type": ["x"]},
-        }).encode()
+        body = json.dumps(
+            {
+                "action": "a" * 500,
+                "installation": {"id": "12"},
+                "repository": {"id": 2**70, "full_name": 7},
+                "sender": {"login": None, "type": ["x"]},
+            }
+        ).encode()
 
         assert post_webhook(client, body, event="issues").status_code == 202
         delivery = WebhookDelivery.objects.get()
@@ -196,8 +216,12 @@ class TestAnswers:
 
         assert response.status_code == 202
         assert response.json() == {
-            "status": "queued", "delivery_id": "abc-123", "event": "pull_request", "action": "opened",
-            "installation_id": None, "repository": "Codertocat/Hello-World",
+            "status": "queued",
+            "delivery_id": "abc-123",
+            "event": "pull_request",
+            "action": "opened",
+            "installation_id": None,
+            "repository": "Codertocat/Hello-World",
         }
 
     def test_ping_is_a_pong_and_is_recorded(self, deliver):
@@ -281,8 +305,14 @@ class TestSourceControls:
         stream = BodyThatRecordsReads(body)
 
         response = client.generic(
-            "POST", WEBHOOK_URL, body, content_type="application/json", HTTP_X_GITHUB_EVENT="pull_request",
-            HTTP_X_GITHUB_DELIVERY="d-1", HTTP_X_HUB_SIGNATURE_256="sha256=" + "0" * 64, **{"wsgi.input": stream},
+            "POST",
+            WEBHOOK_URL,
+            body,
+            content_type="application/json",
+            HTTP_X_GITHUB_EVENT="pull_request",
+            HTTP_X_GITHUB_DELIVERY="d-1",
+            HTTP_X_HUB_SIGNATURE_256="sha256=" + "0" * 64,
+            **{"wsgi.input": stream},
         )
 
         assert response.status_code == 429
@@ -315,12 +345,21 @@ class TestSourceControls:
 def shared_cache(request, settings, tmp_path):
     """The failure counters in a cache every web process shares, as deployed: files, or Redis."""
     if request.param == "file":
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path / "cache")}}
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(tmp_path / "cache"),
+            }
+        }
         return
     if not settings.REDIS_URL:
         pytest.skip("REDIS_URL is not set")
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.REDIS_URL, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
     }
 
 
@@ -337,7 +376,9 @@ class TestFailureWindow:
 
         assert answers == [401] * 12
 
-    def test_a_burst_is_refused_until_the_minute_ends_and_the_next_minute_is_fresh(self, deliver, client, settings, shared_cache):
+    def test_a_burst_is_refused_until_the_minute_ends_and_the_next_minute_is_fresh(
+        self, deliver, client, settings, shared_cache
+    ):
         settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 2
         with freeze_time("2026-01-01 10:00:10") as clock:
             burst = [post_fixture(client, PULL_REQUEST, secret="wrong") for _ in range(3)]
@@ -356,7 +397,7 @@ class TestFailureWindow:
 
 class TestSystemChecks:
     def ids(self) -> set[str]:
-        return {message.id for message in checks.run_checks()}
+        return {message.id for message in checks.run_checks() if message.id}
 
     def test_missing_secret_is_an_error_in_production_and_a_warning_in_debug(self, settings):
         settings.GITHUB_WEBHOOK_SECRET = ""
@@ -384,3 +425,239 @@ def test_an_unreachable_database_is_a_503_not_a_crash(client):
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
     assert set(response.json()) == {"error", "detail"}
+
+
+@dataclass
+class WsgiAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def call_wsgi(application, method: str, path: str, body: bytes = b"", on_start=lambda: None, **environ) -> WsgiAnswer:
+    """One request as gunicorn hands it to the application: a WSGI environ, start_response, and
+    the answer's close() once its body is read. `on_start` runs when the answer's status is sent."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        **environ,
+    }
+    setup_testing_defaults(environ)
+    started: dict = {}
+
+    def start_response(status: str, headers: list, exc_info=None) -> None:
+        on_start()
+        started.update(status=int(status.split()[0]), headers=dict(headers))
+
+    result = application(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        result.close()
+    return WsgiAnswer(started["status"], started["headers"], content)
+
+
+def signed_environ(body: bytes, *, delivery_id: str | None = None, secret: str | None = None) -> dict:
+    signature = signature_for(body=body, secret=secret if secret is not None else django_settings.GITHUB_WEBHOOK_SECRET)
+    return {
+        "CONTENT_TYPE": "application/json",
+        "HTTP_X_GITHUB_EVENT": "pull_request",
+        "HTTP_X_GITHUB_HOOK_ID": "30",
+        "HTTP_X_GITHUB_DELIVERY": delivery_id or str(uuid.uuid4()),
+        "HTTP_X_HUB_SIGNATURE_256": signature,
+    }
+
+
+@pytest.fixture
+def gunicorns_application():
+    """The application gunicorn serves (aiworkflow.wsgi:application), and the site's own handler
+    behind it, which runs the full MIDDLEWARE."""
+    from aiworkflow import wsgi
+
+    return wsgi.application, wsgi.site
+
+
+@pytest.fixture
+def handed_over(monkeypatch) -> list[int]:
+    """The ids given to the publisher; nothing is processed."""
+    submitted: list[int] = []
+    monkeypatch.setattr(publisher, "submit", submitted.append)
+    return submitted
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+class TestGunicornsApplication:
+    """The webhook paths take a handler of their own, with less middleware; answers must not change."""
+
+    def test_a_delivery_is_stored_by_one_insert_before_its_202_then_handed_over(
+        self, gunicorns_application, handed_over
+    ):
+        application, _ = gunicorns_application
+        body = fixture_body(PULL_REQUEST)
+        when_answered = {}
+
+        def on_start() -> None:
+            when_answered["statements"] = [query["sql"].split()[0] for query in queries.captured_queries]
+            when_answered["stored"] = WebhookDelivery.objects.filter(delivery_id="fast-1").exists()
+            when_answered["handed_over"] = list(handed_over)
+
+        with CaptureQueriesContext(connection) as queries:
+            answer = call_wsgi(
+                application,
+                "POST",
+                "/webhooks/github",
+                body,
+                **signed_environ(body, delivery_id="fast-1"),
+                on_start=on_start,
+            )
+
+        assert (answer.status, answer.json()["status"]) == (202, "queued")
+        stored = WebhookDelivery.objects.get(delivery_id="fast-1")
+        assert when_answered == {"statements": ["INSERT"], "stored": True, "handed_over": [stored.pk]}
+
+    def test_the_same_delivery_again_is_a_duplicate(self, gunicorns_application, handed_over):
+        application, _ = gunicorns_application
+        body = fixture_body(PULL_REQUEST)
+
+        answers = [
+            call_wsgi(application, "POST", "/webhooks/github", body, **signed_environ(body, delivery_id="same"))
+            for _ in range(2)
+        ]
+
+        assert [(answer.status, answer.json()["status"]) for answer in answers] == [(202, "queued"), (200, "duplicate")]
+        assert WebhookDelivery.objects.filter(delivery_id="same").count() == 1
+        assert len(handed_over) == 1
+
+    def test_the_api_alias_is_served_too(self, gunicorns_application, handed_over):
+        application, _ = gunicorns_application
+        body = fixture_body(PULL_REQUEST)
+
+        answer = call_wsgi(application, "POST", "/api/v1/public/webhooks/github", body, **signed_environ(body))
+
+        assert answer.status == 202
+        assert WebhookDelivery.objects.count() == 1
+
+    def test_a_bad_signature_is_a_401_in_the_error_shape(self, gunicorns_application, handed_over):
+        application, _ = gunicorns_application
+        body = fixture_body(PULL_REQUEST)
+
+        answer = call_wsgi(application, "POST", "/webhooks/github", body, **signed_environ(body, secret="wrong"))
+
+        assert answer.status == 401
+        assert set(answer.json()) == {"error", "detail"}
+        assert not WebhookDelivery.objects.exists() and not handed_over
+
+    @pytest.mark.parametrize("body", [b"{not json", b"[1, 2, 3]"])
+    def test_a_body_that_is_not_a_json_object_is_a_400(self, gunicorns_application, handed_over, body):
+        application, _ = gunicorns_application
+
+        answer = call_wsgi(application, "POST", "/webhooks/github", body, **signed_environ(body))
+
+        assert answer.status == 400
+        assert set(answer.json()) == {"error", "detail"}
+        assert not WebhookDelivery.objects.exists()
+
+    def test_a_body_over_25_mib_is_a_413_unread(self, gunicorns_application):
+        application, _ = gunicorns_application
+
+        answer = call_wsgi(
+            application, "POST", "/webhooks/github", b"{}", **signed_environ(b"{}"), CONTENT_LENGTH=str(MAX_BODY + 1)
+        )
+
+        assert answer.status == 413
+        assert set(answer.json()) == {"error", "detail"}
+
+    def test_a_get_is_a_405(self, gunicorns_application):
+        application, _ = gunicorns_application
+
+        answer = call_wsgi(application, "GET", "/webhooks/github")
+
+        assert (answer.status, answer.headers["Allow"]) == (405, "POST")
+        assert set(answer.json()) == {"error", "detail"}
+
+    @pytest.mark.parametrize("method, secret", [("GET", None), ("POST", "wrong")])
+    def test_answers_are_the_same_as_through_the_full_middleware(self, gunicorns_application, method, secret):
+        application, site = gunicorns_application
+        body = fixture_body(PULL_REQUEST)
+        request = signed_environ(body, delivery_id="d-1", secret=secret)
+
+        fast, full = (
+            call_wsgi(handler, method, "/webhooks/github", body, **request) for handler in (application, site)
+        )
+
+        assert (fast.status, fast.headers, fast.body) == (full.status, full.headers, full.body)
+        assert {
+            name: fast.headers[name]
+            for name in ("X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy")
+        } == {
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+            "Cross-Origin-Opener-Policy": "same-origin",
+        }
+
+    def test_a_queued_answer_carries_the_same_headers_as_through_the_full_middleware(
+        self, gunicorns_application, handed_over
+    ):
+        application, site = gunicorns_application
+        body = fixture_body(PULL_REQUEST)
+
+        fast, full = (
+            call_wsgi(handler, "POST", "/webhooks/github", body, **signed_environ(body, delivery_id=delivery_id))
+            for handler, delivery_id in ((application, "d-1"), (site, "d-2"))
+        )
+
+        assert fast.status == full.status == 202
+        assert fast.headers == full.headers
+        assert "Set-Cookie" not in fast.headers and "Vary" not in fast.headers
+
+    def test_a_host_not_allowed_is_a_400_in_the_error_shape(self, gunicorns_application):
+        application, _ = gunicorns_application
+        body = fixture_body(PULL_REQUEST)
+
+        answer = call_wsgi(
+            application, "POST", "/webhooks/github", body, **signed_environ(body), HTTP_HOST="attacker.example"
+        )
+
+        assert answer.status == 400
+        assert set(answer.json()) == {"error", "detail"}
+        assert not WebhookDelivery.objects.exists()
+
+    def test_only_the_webhook_paths_skip_the_sessions(self, gunicorns_application, handed_over):
+        application, _ = gunicorns_application
+        body = fixture_body(PULL_REQUEST)
+
+        with mock.patch.object(
+            SessionMiddleware, "process_request", autospec=True, side_effect=SessionMiddleware.process_request
+        ) as sessions:
+            for path in ("/webhooks/github", "/api/v1/public/webhooks/github"):
+                assert call_wsgi(application, "POST", path, body, **signed_environ(body)).status == 202
+            assert sessions.call_count == 0
+            assert call_wsgi(application, "GET", "/admin/login/").status == 200
+            assert sessions.call_count == 1
+
+    def test_the_admin_still_sets_and_enforces_its_csrf_token(self, gunicorns_application):
+        application, _ = gunicorns_application
+
+        page = call_wsgi(application, "GET", "/admin/login/")
+        refused = call_wsgi(
+            application,
+            "POST",
+            "/admin/login/",
+            b"username=ops&password=pw",
+            CONTENT_TYPE="application/x-www-form-urlencoded",
+        )
+
+        assert page.status == 200 and "csrftoken=" in page.headers["Set-Cookie"]
+        assert refused.status == 403
+
+
+def test_webhook_middleware_is_part_of_the_sites_in_the_same_order(settings):
+    site_order = [path for path in settings.MIDDLEWARE if path in settings.WEBHOOK_MIDDLEWARE]
+
+    assert site_order == settings.WEBHOOK_MIDDLEWARE
