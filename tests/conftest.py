@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from aiworkflow.celery import app as celery_app
+from github_app.webhooks.views import spent_addresses
 from tests.github_double import Chat, Double, GitHub, mock_double
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -28,8 +29,10 @@ def load_fixture(name: str) -> dict:
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Throttle and failure counters would otherwise carry over from one test to the next (the
-    test cache lives as long as the process)."""
+    test cache lives as long as the process), and so would the addresses a web process knows
+    to have used up their failures."""
     cache.clear()
+    spent_addresses.clear()
 
 
 @pytest.fixture(autouse=True)

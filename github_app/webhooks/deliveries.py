@@ -2,12 +2,17 @@
 processed, retried with backoff by the relay, failed visibly after WEBHOOK_MAX_ATTEMPTS,
 replayable on demand."""
 
+import functools
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorWrapper
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -39,7 +44,8 @@ def delivery_receive(
     returns (autocommit), a duplicate is no error, and nothing else sits between GitHub and its
     answer. The ORM has no single-row form of it.
     """
-    now = timezone.now()
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once: every `connection.x` looks it up again
+    now = db.ops.adapt_datetimefield_value(timezone.now())
     ignored = events.is_ignored(event, summary.action)
     columns = {
         "delivery_id": delivery_id,
@@ -56,43 +62,65 @@ def delivery_receive(
         "attempts": 0,
         "last_error": "",
         "runs_started": 0,
-        "received_at": connection.ops.adapt_datetimefield_value(now),
-        "processed_at": connection.ops.adapt_datetimefield_value(now) if ignored else None,
+        "received_at": now,
+        "processed_at": now if ignored else None,
     }
-    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(name) for name in columns)
-    placeholders = ", ".join(["%s"] * len(columns))
-    row = _execute_on_live_connection(
-        f"INSERT INTO {table} ({names}) VALUES ({placeholders}) ON CONFLICT (delivery_id) DO NOTHING RETURNING id",
-        list(columns.values()),
-    )
+    row = _execute_on_live_connection(db, _insert_statement(tuple(columns)), list(columns.values()))
     if row is None:
         return None
     if not ignored:
         # robust: whatever goes wrong handing it over, the answer stays 202 and the row is kept.
-        transaction.on_commit(lambda: publisher.submit(row[0]), robust=True)
+        db.on_commit(lambda: publisher.submit(row[0]), robust=True)
     return row[0]
 
 
-def _execute_on_live_connection(sql: str, params: list) -> tuple | None:
+@functools.cache
+def _insert_statement(names: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    table = quote(WebhookDelivery._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(names))
+    columns = ", ".join(map(quote, names))
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (delivery_id) DO NOTHING RETURNING id"
+
+
+def _execute_on_live_connection(db: BaseDatabaseWrapper, sql: str, params: list) -> tuple | None:
     """Run one statement, reconnecting once if the database dropped our persistent connection.
 
     Connections are not health-checked before each request (a round trip per request); a
     delivery GitHub sends after a database restart must still be stored, not answered 5xx.
     """
     try:
-        return _fetch_one(sql, params)
+        return _fetch_one(db, sql, params)
     except (InterfaceError, OperationalError):
-        if connection.in_atomic_block:
+        if db.in_atomic_block:
             raise
-        connection.close()
-        return _fetch_one(sql, params)
+        db.close()
+        return _fetch_one(db, sql, params)
 
 
-def _fetch_one(sql: str, params: list) -> tuple | None:
-    with connection.cursor() as cursor:
+def _fetch_one(db: BaseDatabaseWrapper, sql: str, params: list) -> tuple | None:
+    with _insert_cursor(db) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+def _insert_cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
+    """On PostgreSQL, a cursor that sends the payload as a parameter of a statement prepared once
+    per connection. Django's own cursors bind on the client, which writes the payload (up to 25
+    MiB) into the SQL text, for the server to parse and plan again at every delivery."""
+    if db.vendor != "postgresql":
+        return db.cursor()
+    db.ensure_connection()
+    # django-stubs describe psycopg's cursor and Django's wrapper around it as one class.
+    cursor: Any = _PreparedCursor(db.connection)  # type: ignore[call-arg]
+    return db.make_debug_cursor(cursor) if db.queries_logged else db.make_cursor(cursor)
+
+
+class _PreparedCursor(ServerBindingCursor):
+    # Django turns psycopg's automatic preparing off for every statement, to keep connection
+    # poolers working; this one statement is prepared at its first run on each connection.
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
 
 
 def delivery_claim(*, delivery_pk: int) -> WebhookDelivery | None:

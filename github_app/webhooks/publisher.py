@@ -31,7 +31,7 @@ STOP_SECONDS = 3
 # A message costs the web process about half a millisecond of CPU, under the GIL its requests
 # need: sent at once, a sync worker's deliveries went out one a message, and the hand-off cost
 # more than the rest of intake. Processing starts this much later.
-LINGER_SECONDS = 0.01
+LINGER_SECONDS = 0.05
 PROCESS_DELIVERIES_TASK = "github_app.tasks.process_deliveries"
 
 

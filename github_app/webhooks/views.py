@@ -73,14 +73,36 @@ def _too_many_failures() -> JsonResponse:
     return _error(429, "Too many requests failed verification.", Retry_After=str(seconds_left))
 
 
-def _over_failure_limit(ip: str) -> bool:
-    """Whether the address has used up this minute's failures: then its body is not worth reading."""
-    try:
-        failures = cache.get(_failures_key(ip)) or 0
-    except Exception:  # whatever the cache's trouble, a delivery must still be stored
-        logger.warning("the webhook failure count could not be read", exc_info=True)
-        return False
-    return failures >= settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE
+class _SpentAddresses:
+    """The addresses this process has seen use up this minute's failures, in the shared count.
+
+    Asking the shared cache before every body would cost each delivery a round trip. An address
+    is instead known here once a failure of its own, counted in the shared cache, reaches the
+    limit: a process reads at most one more body of an address that used up its failures in
+    other processes, before refusing it unread for the rest of the minute.
+    """
+
+    def __init__(self) -> None:
+        self._window = -1
+        self._addresses: set[str] = set()
+
+    def _current(self) -> set[str]:
+        window, _ = _failure_window()
+        if window != self._window:  # a new minute forgives every address
+            self._window, self._addresses = window, set()
+        return self._addresses
+
+    def add(self, ip: str) -> None:
+        self._current().add(ip)
+
+    def clear(self) -> None:
+        self._addresses.clear()
+
+    def __contains__(self, ip: str) -> bool:
+        return ip in self._current()
+
+
+spent_addresses = _SpentAddresses()
 
 
 def _failure_count(ip: str) -> int:
@@ -98,14 +120,17 @@ def _failure_count(ip: str) -> int:
 
 def _verification_failed(ip: str) -> JsonResponse:
     """Count the failure against the address; past the per-minute limit, answer 429 instead."""
-    if _failure_count(ip) > settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE:
+    failures = _failure_count(ip)
+    if failures >= settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE:
+        spent_addresses.add(ip)
+    if failures > settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE:
         return _too_many_failures()
     logger.warning("webhook signature verification failed", extra={"client_ip": ip})
     return _error(401, "The request signature is missing or wrong.")
 
 
 def _hook_id(request: HttpRequest) -> int | None:
-    value = request.headers.get("X-GitHub-Hook-ID", "")
+    value = request.META.get("HTTP_X_GITHUB_HOOK_ID", "")
     return int(value) if value.isdigit() and len(value) <= 18 else None
 
 
@@ -125,19 +150,20 @@ def github_webhook(request: HttpRequest) -> JsonResponse:
         return _error(400, "The Content-Length header is malformed.")
     if length > MAX_BODY_BYTES:
         return _error(413, "The body exceeds GitHub's 25 MiB payload cap.")
-    if not settings.GITHUB_WEBHOOK_ALLOWED_CIDRS and _over_failure_limit(ip):
+    if not settings.GITHUB_WEBHOOK_ALLOWED_CIDRS and ip in spent_addresses:
         # Without an allowlist, an address past its failures is not worth reading. Allowlisted
         # sources (GitHub's hook ranges) are always read: anyone can point a webhook of their own
         # at us through GitHub's senders, and refusing those unread would refuse ours with them.
         return _too_many_failures()
 
     body = request.read(length)
-    if not signature_is_valid(body=body, header=request.headers.get("X-Hub-Signature-256")):
+    # Headers read from META: request.headers would parse every header of the request first.
+    if not signature_is_valid(body=body, header=request.META.get("HTTP_X_HUB_SIGNATURE_256")):
         return _verification_failed(ip)
     if not _is_json(request):
         return _error(415, "The body must be application/json; set the webhook's content type to JSON.")
-    event = request.headers.get("X-GitHub-Event", "")
-    delivery_id = request.headers.get("X-GitHub-Delivery", "")
+    event = request.META.get("HTTP_X_GITHUB_EVENT", "")
+    delivery_id = request.META.get("HTTP_X_GITHUB_DELIVERY", "")
     if not (0 < len(event) <= MAX_HEADER_LENGTH and 0 < len(delivery_id) <= MAX_HEADER_LENGTH):
         return _error(400, "X-GitHub-Event and X-GitHub-Delivery headers of at most 64 characters are required.")
     try:

@@ -16,6 +16,7 @@ from freezegun import freeze_time
 from github_app.models import WebhookDelivery
 from github_app.webhooks.publisher import publisher
 from github_app.webhooks.signatures import signature_for, signature_is_valid
+from github_app.webhooks.views import spent_addresses
 from tests.github_app.webhooks import WEBHOOK_URL, fixture_body, post_fixture, post_webhook
 
 PULL_REQUEST = "pull_request__opened"
@@ -296,6 +297,23 @@ class TestSourceControls:
 
         assert refused.status_code == 429 and refused["Retry-After"] == "60"
         assert accepted.status_code == 202
+
+    def test_an_address_spent_in_other_processes_costs_this_one_one_more_body(self, deliver, client, settings):
+        """Failures are counted in the shared cache, which is not asked before every body: a
+        process learns an address is spent from the count of that address's next failure."""
+        settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 2
+        with freeze_time("2026-01-01 10:00:00"):
+            for _ in range(2):
+                post_fixture(client, PULL_REQUEST, secret="wrong")
+            spent_addresses.clear()  # this process is another one, which saw none of them
+
+            still_read = deliver()
+            one_more_failure = post_fixture(client, PULL_REQUEST, secret="wrong")
+            refused = deliver()
+
+        assert still_read.status_code == 202
+        assert one_more_failure.status_code == 429
+        assert refused.status_code == 429
 
     def test_an_address_over_the_limit_is_answered_before_its_body_is_read(self, client, db, settings):
         settings.WEBHOOK_VERIFICATION_FAILURES_PER_MINUTE = 2
