@@ -15,14 +15,12 @@ do not make `re` backtrack and are here for RE2: `**a` then 63 `[ab]` is a DFA o
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import re2
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.triggers.pattern_timing import first_match_seconds  # noqa: E402
 from triggers.patterns import pattern_compile  # noqa: E402
 
 SAMPLES = 300
@@ -53,17 +51,6 @@ started = time.perf_counter()
 regex.fullmatch(sys.argv[2])
 print(time.perf_counter() - started)
 """
-
-
-def re2_first_matches(pattern: str, name: str) -> list[float]:
-    timings = []
-    for _ in range(SAMPLES):
-        re2.purge()  # else the package's cache returns the compiled pattern with its DFA built
-        compiled = pattern_compile(pattern)
-        started = time.perf_counter()
-        compiled.matches(name)
-        timings.append(time.perf_counter() - started)
-    return sorted(timings)
 
 
 def re_seconds(regex: str, name: str) -> float | None:
@@ -103,7 +90,7 @@ def main() -> None:
     re_columns = "".join(f"{f're {length} chars':>15}" for length in RE_NAMES)
     print(f"{'pattern':<29}{'len':>4}{'RE2 p50':>10}{'p99':>9}{'max':>9}{re_columns}{'re / RE2':>13}")
     for pattern, miss in WORST_CASES:
-        timings = re2_first_matches(pattern, miss(LONG_NAME))
+        timings = first_match_seconds(pattern, miss(LONG_NAME), samples=SAMPLES)
         p50, p99, worst = statistics.median(timings), timings[int(len(timings) * 0.99)], timings[-1]
         backtracking = re_timings(pattern_compile(pattern).regex.pattern.decode(), miss)
         ratio = f"> {RE_TIME_CAP / p50:,.0f}x" if backtracking[-1] is None else f"{backtracking[-1] / p50:,.1f}x"

@@ -148,7 +148,6 @@ def _run_begin(run: WorkflowRun) -> datetime:
         run.status, run.started_at = Status.IN_PROGRESS, started
         run.deadline_at = started + timedelta(seconds=settings.WORKFLOW_RUN_TIMEOUT_SECONDS)
         run.save(update_fields=["status", "started_at", "deadline_at"])
-        return run.deadline_at
     return run.deadline_at
 
 
