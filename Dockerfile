@@ -36,12 +36,13 @@ RUN groupadd --gid 10001 app \
 WORKDIR /app
 
 COPY --from=builder /opt/venv /opt/venv
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 COPY aiworkflow ./aiworkflow
 COPY integrations ./integrations
 COPY github_app ./github_app
 COPY workflows ./workflows
 COPY triggers ./triggers
+COPY operations ./operations
 COPY templates ./templates
 
 # Settings refuse to load without these secrets; the values here exist only for this command and
@@ -58,11 +59,14 @@ USER 10001:10001
 
 EXPOSE 8000
 
-# Django checks the Host header: when DJANGO_ALLOWED_HOSTS is set, it must still include 127.0.0.1.
-# /health answers 503 when the database or broker is down, which urlopen raises on.
+# The web role's probe. Django checks the Host header: when DJANGO_ALLOWED_HOSTS is set, it must
+# still include 127.0.0.1. /health/ready answers 503 only when the database is down (urlopen raises
+# on it): intake keeps storing deliveries while the broker is down. The worker and beat roles
+# override this probe (docker-compose.yml: manage.py probe worker|beat).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=8)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=8)"]
 
+# gunicorn also reads ./gunicorn.conf.py (metrics files, JSON access log).
 # The heartbeat file goes to tmpfs: on the overlay filesystem its writes can stall and workers
 # get killed as unresponsive.
 CMD ["gunicorn", "aiworkflow.wsgi:application", \

@@ -3,10 +3,12 @@
 Every variable is listed with its meaning in `.env.example`.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+import xstatic.pkg.chartnew_js
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -35,9 +37,12 @@ INSTALLED_APPS = [
     "github_app",
     "workflows",
     "triggers",
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # First, so that every line logged while answering carries the request's id.
+    "aiworkflow.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -51,8 +56,9 @@ MIDDLEWARE = [
 ]
 # The part of MIDDLEWARE GitHub's deliveries go through (github_app/webhooks/wsgi.py): a signed
 # machine request has no session, user, CSRF token, message or static file, but its answers carry
-# the same headers as every other answer (security headers, X-Frame-Options, Content-Length).
+# the same headers as every other answer (request id, security headers, X-Frame-Options, Content-Length).
 WEBHOOK_MIDDLEWARE = [
+    "aiworkflow.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -154,6 +160,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The dashboard's chart library, from its PyPI package (XStatic-ChartNew.js), under static/chartnew/.
+STATICFILES_DIRS = [("chartnew", xstatic.pkg.chartnew_js.BASE_DIR)]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -380,6 +388,8 @@ WEBHOOK_REDELIVER_INTERVAL_SECONDS = env.int("WEBHOOK_REDELIVER_INTERVAL_SECONDS
 WEBHOOK_REDELIVER_LOOKBACK_HOURS = env.int("WEBHOOK_REDELIVER_LOOKBACK_HOURS", default=24)
 # Publishing gives up quickly so that a broker outage never holds a webhook answer for long.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# Celery's default scheduler, leaving a heartbeat for the health checks (aiworkflow/beat.py).
+CELERY_BEAT_SCHEDULER = "aiworkflow.beat:HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE = {
     name: {"task": task, "schedule": timedelta(seconds=seconds)}
     for name, task, seconds in [
@@ -401,30 +411,55 @@ CELERY_BEAT_SCHEDULE = {
     ]
 }
 
+# Where each process writes its metrics for GET /metrics to merge (aiworkflow/metrics.py); the
+# directory is shared by the processes of a host, or by containers through a volume.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))
+# GET /metrics answers only requests bearing this token, when it is set; otherwise keep /metrics
+# off the public network (it names installations and events, though no secret).
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
+# Beat's heartbeat (a cache key written every BEAT_HEARTBEAT_INTERVAL_SECONDS): /health/ready reports
+# beat dead when the heartbeat is older than BEAT_HEARTBEAT_MAX_AGE_SECONDS.
+BEAT_HEARTBEAT_INTERVAL_SECONDS = env.int("BEAT_HEARTBEAT_INTERVAL_SECONDS", default=30)
+BEAT_HEARTBEAT_MAX_AGE_SECONDS = env.int("BEAT_HEARTBEAT_MAX_AGE_SECONDS", default=180)
+# GET /health/ready?full=1 asks GitHub (GET /app, as the App) at most once per this many seconds.
+HEALTH_GITHUB_CHECK_CACHE_SECONDS = env.int("HEALTH_GITHUB_CHECK_CACHE_SECONDS", default=60)
+
 LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {"()": "aiworkflow.logging.TextFormatter"},
         "json": {"()": "aiworkflow.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # Every line carries the request_id, delivery_id, installation_id and run_id bound to its unit of work.
+    "filters": {"context": {"()": "aiworkflow.logcontext.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
 SENTRY_DSN = env("SENTRY_DSN", default="")
 if SENTRY_DSN:
     import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    from aiworkflow.redaction import sentry_event_redact
 
     # Tokens and payloads must not leave for Sentry: no request bodies, no personal data, and no
-    # local variables in stack traces (a frame may hold a token or a payload).
+    # local variables in stack traces (a frame may hold a token or a payload); what is sent
+    # (messages, exception texts, request, breadcrumbs) is redacted as the logs are.
     # https://docs.sentry.io/platforms/python/configuration/options/
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         send_default_pii=False,
         max_request_body_size="never",
         include_local_variables=False,
+        before_send=sentry_event_redact,
+        before_send_transaction=sentry_event_redact,
+        # Beat's schedule becomes Sentry cron monitors: a periodic task that stops running is reported.
+        # https://docs.sentry.io/platforms/python/integrations/celery/crons/
+        integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=True)],
         environment=env("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production"),
         # Unset: the SDK finds one itself (the git commit, where there is one).
         release=env("SENTRY_RELEASE", default=None),

@@ -18,6 +18,9 @@ for name, value in {
 }.items():
     os.environ.setdefault(name, value)
 os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test-metrics")
+)
+os.environ.setdefault(
     "CELERY_FILESYSTEM_BROKER_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test-broker")
 )
 

@@ -13,12 +13,19 @@ from github_app.install.apis import (
 from github_app.webhooks.apis import DeliveryListApi, DeliveryReplayApi
 from github_app.webhooks.views import github_webhook
 from integrations.apis import IntegrationDeleteApi, IntegrationListApi
+from operations import health
+from operations.dashboard.views import dashboard
+from operations.metrics import metrics_view
 from triggers.apis import TriggerTestApi, WorkflowDetailApi, WorkflowListCreateApi
 from workflows.apis import RunDetailApi, RunRerunApi, WorkflowRunListApi, WorkflowTestApi
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("health", views.health, name="health"),
+    path("health", health.health_ready, name="health"),
+    path("health/live", health.health_live, name="health-live"),
+    path("health/ready", health.health_ready, name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
+    path("dashboard/", dashboard, name="dashboard"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/auth/token", TokenObtainApi.as_view(), name="auth-token"),

@@ -8,5 +8,7 @@ class GithubAppConfig(AppConfig):
     def ready(self) -> None:
         from github_app import checks  # noqa: F401  (registers the configuration checks)
         from github_app.api.app_jwt import app_private_key_validate
+        from github_app.api.call_log import pygithub_calls_log
 
         app_private_key_validate()
+        pygithub_calls_log()

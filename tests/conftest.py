@@ -26,6 +26,14 @@ def load_fixture(name: str) -> dict:
     return json.loads((FIXTURES / "github" / f"{name}.json").read_text())
 
 
+@pytest.fixture(autouse=True, scope="session")
+def metrics_of_earlier_runs_compacted():
+    """Files of earlier test runs' processes would otherwise pile up for every scrape to read."""
+    from aiworkflow import metrics
+
+    metrics.dead_processes_compact()
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Throttle and failure counters would otherwise carry over from one test to the next (the

@@ -1,4 +1,4 @@
-"""Dependencies point one way: triggers -> workflows -> github_app -> integrations -> aiworkflow.
+"""Dependencies point one way: operations -> triggers -> workflows -> github_app -> integrations -> aiworkflow.
 
 Every import of the project's own modules is read from the source: at module level and inside
 functions, relative ones resolved, and those made through `importlib.import_module`,
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ["aiworkflow", "integrations", "github_app", "workflows", "triggers"]
+LAYERS = ["aiworkflow", "integrations", "github_app", "workflows", "triggers", "operations"]
 # The root URLconf and the WSGI application are where the apps are put together: they may name any.
 COMPOSITION_ROOTS = {"aiworkflow.urls", "aiworkflow.wsgi"}
 # Inside the GitHub App, the same rule between its sub-packages: webhooks -> install -> api.

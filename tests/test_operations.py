@@ -5,24 +5,6 @@ from django.core.management import call_command
 from kombu import Connection
 
 
-def test_health_reports_database_and_broker(client, db):
-    response = client.get("/health")
-
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": {"ok": True}, "broker": {"ok": True}}}
-
-
-def test_health_is_503_when_the_broker_is_down(client, db, broker_unreachable):
-    response = client.get("/health")
-
-    assert response.status_code == 503
-    assert response.json()["checks"]["broker"]["ok"] is False
-
-
-def test_health_is_get_only(client, db):
-    assert client.post("/health").status_code == 405
-
-
 @pytest.mark.parametrize("url", ["/nope", "/api/v1/app/nothing-here", "/api/v1/app/integrations/github/install/x"])
 def test_unknown_urls_are_json_404s(client, db, url):
     response = client.get(url)

@@ -22,6 +22,7 @@ import logging
 
 from github import GithubException
 
+from aiworkflow import metrics
 from github_app.api.reads import changed_paths, compare_changed_files, pull_request_files
 from github_app.install.selectors import installation_covers, repository_owner_ids
 from github_app.models import WebhookDelivery
@@ -131,6 +132,7 @@ def _run_started(workflow: Workflow, trigger: dict, delivery: WebhookDelivery) -
         run_start(workflow=workflow, trigger=trigger, delivery=delivery)
     except RunAlreadyStarted:  # a redelivery, or a retried attempt that had started it
         return False
+    metrics.TRIGGERS_EXECUTED.inc()
     return True
 
 

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from aiworkflow import logcontext, metrics
 from aiworkflow.backoff import backoff_seconds
 from workflows.definitions import definition_order
 from workflows.models import Conclusion, Status, StepRun, WorkflowRun
@@ -154,6 +155,7 @@ def _run_begin(run: WorkflowRun) -> datetime:
 def run_execute(*, run_id: str) -> float | None:
     """Run (or resume) a run; returns a delay when a step asked to be retried later."""
     run = WorkflowRun.objects.select_related("workflow", "version").get(pk=run_id)
+    logcontext.bind(run_id=run_id, delivery_id=run.trigger.get("delivery_id"), installation_id=run.installation_id)
     if run.status == Status.COMPLETED:
         return None
     deadline = _run_begin(run)
@@ -194,6 +196,9 @@ def _run_finish(run: WorkflowRun, steps: dict[str, StepRun], *, timed_out: bool 
     run.error = worker_lost
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "conclusion", "error", "finished_at"])
+    metrics.RUNS_FINISHED.labels(conclusion=run.conclusion).inc()
+    if run.started_at is not None:
+        metrics.RUN_DURATION_SECONDS.observe((run.finished_at - run.started_at).total_seconds())
 
 
 def run_claim(*, run_id: str, claim: str) -> bool:

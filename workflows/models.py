@@ -114,6 +114,14 @@ class WorkflowRun(models.Model):
             models.Index(
                 fields=["stale_after"], name="run_relay_idx", condition=models.Q(status__in=["queued", "in_progress"])
             ),
+            # The dashboard: runs finished within a window (conclusions and durations from the index
+            # alone, on PostgreSQL), and the latest failed runs.
+            models.Index(fields=["finished_at"], include=["conclusion", "started_at"], name="run_finished_idx"),
+            models.Index(
+                fields=["-finished_at"],
+                name="run_failed_idx",
+                condition=models.Q(conclusion__in=["failure", "timed_out"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -138,6 +146,10 @@ class StepRun(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="step_run_unique_node")]
+        # The dashboard's LLM tokens per day.
+        indexes = [
+            models.Index(fields=["finished_at"], name="step_ai_prompt_idx", condition=models.Q(node_type="ai.prompt"))
+        ]
 
     def __str__(self) -> str:
         return f"{self.node_id} of run {self.run_id}"

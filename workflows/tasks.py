@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from aiworkflow import logcontext
 from workflows import relay, services
 from workflows.engine import run_abandon, run_claim, run_execute, run_release
 
@@ -13,6 +14,7 @@ def execute_run(self, run_id: str) -> None:
     A warm shutdown lets the execution end: the run finishes, or goes back to the queue with
     its retry. Cut short (any exception out of the engine, SystemExit included), the run is
     left due for the relay at once rather than after its stale time."""
+    logcontext.bind(run_id=run_id)  # the run's delivery and installation once it is loaded (run_execute)
     claim = self.request.id
     if not run_claim(run_id=run_id, claim=claim):
         return

@@ -14,8 +14,10 @@ from github import Auth, Github, GithubException, GithubIntegration, RateLimitEx
 from github.PaginatedList import PaginatedList
 from github.Repository import Repository
 
+from aiworkflow import logcontext
 from aiworkflow.errors import ApplicationError
 from github_app.api.app_jwt import app_auth
+from github_app.api.call_log import github_call_log
 from github_app.errors import (
     GitHubAppNotConfigured,
     GitHubBadGateway,
@@ -80,7 +82,10 @@ def github_errors(*, not_found: ApplicationError, unauthorized: ApplicationError
 def app_request(method: str, path: str, *, installation_id: int, body: dict | None = None) -> tuple[dict, dict]:
     """One request as the App (JWT), about one installation; returns (headers, data)."""
     integration = _app_integration()
-    with github_errors(not_found=InstallationNotFound(detail={"installation_id": installation_id})):
+    with (
+        logcontext.bound(installation_id=installation_id),
+        github_errors(not_found=InstallationNotFound(detail={"installation_id": installation_id})),
+    ):
         return integration.requester.requestJsonAndCheck(method, path, input=body)
 
 
@@ -109,6 +114,7 @@ def _oauth_token_request(grant: dict) -> dict:
             data={"client_id": settings.GITHUB_CLIENT_ID, "client_secret": settings.GITHUB_CLIENT_SECRET, **grant},
             headers={"Accept": "application/json"},
             timeout=settings.GITHUB_HTTP_TIMEOUT_SECONDS,
+            hooks={"response": github_call_log},
         )
     except requests.RequestException:
         raise GitHubUnavailable() from None
@@ -202,3 +208,10 @@ def app_hook_delivery_redeliver(*, log_entry_id: int) -> None:
     """
     with _app_hook_errors(refusals=REDELIVERY_REFUSALS):
         _app_integration().requester.requestJsonAndCheck("POST", f"/app/hook/deliveries/{log_entry_id}/attempts")
+
+
+def app_identity() -> dict:
+    """`GET /app` as the App (JWT): proves that GitHub accepts the App's id and private key."""
+    with github_errors(not_found=GitHubBadGateway("GitHub knows no App with this id.")):
+        _, data = _app_integration().requester.requestJsonAndCheck("GET", "/app")
+    return data

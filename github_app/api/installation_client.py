@@ -21,6 +21,7 @@ from github.PaginatedList import PaginatedList
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
+from aiworkflow import logcontext, metrics
 from aiworkflow.errors import ApplicationError
 from github_app.api import app_client
 from github_app.api.tokens import installation_token
@@ -72,6 +73,7 @@ def mint_installation_token(
     _, data = app_client.app_request(
         "POST", f"/app/installations/{installation_id}/access_tokens", installation_id=installation_id, body=body
     )
+    metrics.GITHUB_TOKEN_REFRESHES.inc()
     logger.info("installation token minted", extra={"installation_id": installation_id})
     return data["token"], datetime.fromisoformat(data["expires_at"])
 
@@ -157,15 +159,16 @@ def installation_call(
     the operation tried once more; a rate limit beyond the wait budget raises GitHubRetryLater."""
     auth = InstallationTokenAuth(installation_id, permissions)
     github = installation_github(auth)
-    try:
+    with logcontext.bound(installation_id=installation_id):
         try:
-            return operation(github)
-        except BadCredentialsException:
-            auth.refresh()
-            return operation(github)
-    except RateLimitExceededException as exc:
-        raise GitHubRetryLater(
-            getattr(exc, "wait", None) or settings.GITHUB_SECONDARY_RATE_LIMIT_WAIT_SECONDS
-        ) from None
-    finally:
-        rate_limit_record(installation_id, github)
+            try:
+                return operation(github)
+            except BadCredentialsException:
+                auth.refresh()
+                return operation(github)
+        except RateLimitExceededException as exc:
+            raise GitHubRetryLater(
+                getattr(exc, "wait", None) or settings.GITHUB_SECONDARY_RATE_LIMIT_WAIT_SECONDS
+            ) from None
+        finally:
+            rate_limit_record(installation_id, github)

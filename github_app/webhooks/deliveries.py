@@ -16,6 +16,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import F, Q
 from django.utils import timezone
 
+from aiworkflow import logcontext, metrics
 from aiworkflow.backoff import backoff_seconds
 from aiworkflow.errors import ApplicationError
 from github_app.api.installation_client import GitHubRetryLater
@@ -68,7 +69,10 @@ def delivery_receive(
     row = _execute_on_live_connection(db, _insert_statement(tuple(columns)), list(columns.values()))
     if row is None:
         return None
-    if not ignored:
+    metrics.WEBHOOK_RECEIVED.labels(event=event).inc()
+    if ignored:
+        metrics.WEBHOOK_PROCESSED.labels(event=event, status=Status.IGNORED).inc()
+    else:
         # robust: whatever goes wrong handing it over, the answer stays 202 and the row is kept.
         db.on_commit(lambda: publisher.submit(row[0]), robust=True)
     return row[0]
@@ -145,11 +149,20 @@ def _attempt_failed(delivery: WebhookDelivery, error: Exception) -> None:
     if isinstance(error, GitHubRetryLater):
         seconds = max(seconds, error.retry_after)
     delay = timedelta(seconds=seconds)
+    metrics.WEBHOOK_FAILED.inc()
+    if gave_up:
+        _finished(delivery, Status.FAILED)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=Status.FAILED if gave_up else Status.RECEIVED,
         next_attempt_at=None if gave_up else timezone.now() + delay,
         last_error=f"{type(error).__name__}: {error}"[:2000],
     )
+
+
+def _finished(delivery: WebhookDelivery, status: str) -> None:
+    metrics.WEBHOOK_PROCESSED.labels(event=delivery.event, status=status).inc()
+    if status != Status.FAILED:
+        metrics.WEBHOOK_PROCESSING_LAG_SECONDS.observe((timezone.now() - delivery.received_at).total_seconds())
 
 
 def _apply(delivery: WebhookDelivery) -> tuple[str, int]:
@@ -167,6 +180,8 @@ def _apply(delivery: WebhookDelivery) -> tuple[str, int]:
             logger.info("stale lifecycle event not applied", extra={"delivery_id": delivery.delivery_id})
             return Status.IGNORED, 0
         handler(payload, delivery.received_at)
+        if delivery.event == "installation":  # installs and uninstalls, for the uninstall-spike alert
+            metrics.INSTALLATION_EVENTS.labels(action=delivery.action).inc()
     runs = workflow_event_send(delivery=delivery, payload=payload) if dispatched else 0
     return Status.PROCESSED, runs
 
@@ -177,6 +192,7 @@ def delivery_process(*, delivery_pk: int) -> WebhookDelivery | None:
     delivery = delivery_claim(delivery_pk=delivery_pk)
     if delivery is None:
         return None
+    logcontext.bind(delivery_id=delivery.delivery_id, installation_id=delivery.installation_id)
     try:
         status, runs = _apply(delivery)
     except Exception as exc:  # any failure of a handler is one failed attempt
@@ -186,6 +202,7 @@ def delivery_process(*, delivery_pk: int) -> WebhookDelivery | None:
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=status, runs_started=runs, processed_at=timezone.now(), next_attempt_at=None, last_error=""
     )
+    _finished(delivery, status)
     return delivery
 
 
@@ -207,17 +224,19 @@ def deliveries_claim_due(*, limit: int = 500) -> list[int]:
             WebhookDelivery.objects.select_for_update(skip_locked=True)
             .filter(due)
             .order_by("received_at")
-            .values_list("pk", "status", "attempts")[:limit]
+            .values_list("pk", "status", "attempts", "event")[:limit]
         )
-        lost = [
-            pk
-            for pk, status, attempts in rows
+        lost = {
+            pk: event
+            for pk, status, attempts, event in rows
             if status == Status.PROCESSING and attempts >= settings.WEBHOOK_MAX_ATTEMPTS
-        ]
+        }
         WebhookDelivery.objects.filter(pk__in=lost).update(
             status=Status.FAILED, last_error="The worker processing this delivery was lost on every attempt."
         )
-        pks = [pk for pk, _, _ in rows if pk not in lost]
+        for event in lost.values():
+            metrics.WEBHOOK_PROCESSED.labels(event=event, status=Status.FAILED).inc()
+        pks = [pk for pk, *_ in rows if pk not in lost]
         WebhookDelivery.objects.filter(pk__in=pks).update(status=Status.QUEUED, enqueued_at=now)
     return pks
 

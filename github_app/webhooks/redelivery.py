@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from aiworkflow import metrics
 from aiworkflow.errors import ApplicationError
 from github_app.api import app_client
 from github_app.errors import GitHubBadGateway, GitHubUnavailable
@@ -183,6 +184,7 @@ def _redelivery_ask(entry: LogEntry, result: RedeliveryPass) -> None:
     if refused_with is None:
         logger.info("redelivery requested", extra={"delivery_id": entry.guid, "event": entry.event})
         result.requested.append(entry)
+        metrics.REDELIVERIES_REQUESTED.inc()
     else:
         logger.warning("redelivery refused", extra={"delivery_id": entry.guid, "github_status": refused_with})
         result.refused.append((entry, refused_with))

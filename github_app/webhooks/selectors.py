@@ -2,6 +2,7 @@ import json
 
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Length
 from django.http import Http404
 
 from github_app.install.selectors import user_installation_ids, user_repository_access
@@ -42,3 +43,9 @@ def delivery_payload(*, delivery_pk: int) -> dict | None:
 def delivery_payload_kept(*, delivery_pk: int) -> bool:
     """Whether the delivery still holds its payload (retention has not purged it)."""
     return WebhookDelivery.objects.filter(pk=delivery_pk, payload_purged_at__isnull=True).exists()
+
+
+def delivery_payload_size(*, delivery_pk: int) -> int:
+    """How many bytes a delivery's stored payload takes, without reading it; 0 once purged."""
+    measured = WebhookDelivery.objects.filter(pk=delivery_pk).annotate(size=Length("payload"))
+    return measured.values_list("size", flat=True).first() or 0

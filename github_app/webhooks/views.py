@@ -12,6 +12,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from aiworkflow import metrics
 from aiworkflow.api import error_body
 from aiworkflow.net import client_ip
 from github_app.webhooks.deliveries import delivery_receive
@@ -140,6 +141,13 @@ def _is_json(request: HttpRequest) -> bool:
 
 @csrf_exempt
 def github_webhook(request: HttpRequest) -> JsonResponse:
+    started = time.perf_counter()
+    response = _delivery_answer(request)
+    metrics.WEBHOOK_INTAKE_SECONDS.observe(time.perf_counter() - started)
+    return response
+
+
+def _delivery_answer(request: HttpRequest) -> JsonResponse:
     if request.method != "POST":
         return _error(405, "Only POST is accepted.", Allow="POST")
     ip = client_ip(request)

@@ -602,7 +602,8 @@ class TestGunicornsApplication:
     def test_answers_are_the_same_as_through_the_full_middleware(self, gunicorns_application, method, secret):
         application, site = gunicorns_application
         body = fixture_body(PULL_REQUEST)
-        request = signed_environ(body, delivery_id="d-1", secret=secret)
+        # The same request id, kept from the request, so that the answers' X-Request-ID match too.
+        request = {**signed_environ(body, delivery_id="d-1", secret=secret), "HTTP_X_REQUEST_ID": "r-1"}
 
         fast, full = (
             call_wsgi(handler, method, "/webhooks/github", body, **request) for handler in (application, site)
@@ -626,7 +627,14 @@ class TestGunicornsApplication:
         body = fixture_body(PULL_REQUEST)
 
         fast, full = (
-            call_wsgi(handler, "POST", "/webhooks/github", body, **signed_environ(body, delivery_id=delivery_id))
+            call_wsgi(
+                handler,
+                "POST",
+                "/webhooks/github",
+                body,
+                **signed_environ(body, delivery_id=delivery_id),
+                HTTP_X_REQUEST_ID="r-1",  # kept from the request, so that the answers' X-Request-ID match too
+            )
             for handler, delivery_id in ((application, "d-1"), (site, "d-2"))
         )
 

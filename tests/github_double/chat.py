@@ -24,5 +24,10 @@ class Chat(Service):
             return json_answer(status, {"error": {"message": "busy"}})
         choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
         return json_answer(
-            200, {"model": request.json().get("model"), "choices": [choice], "usage": {"total_tokens": 42}}
+            200,
+            {
+                "model": request.json().get("model"),
+                "choices": [choice],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42},
+            },
         )

@@ -404,6 +404,10 @@ class GitHub(Service):
 
     # The App, with its JWT.
 
+    @route("GET", r"/app", auth="app")
+    def _app_get(self, request: Request, caller) -> Answer:
+        return json_answer(200, {"slug": self.app_slug, "name": self.app_slug})
+
     @route("GET", r"/app/installations/(?P<installation_id>\d+)", auth="app")
     def _installation_get(self, request: Request, caller, installation_id: str) -> Answer:
         installation = self.installations.get(int(installation_id))

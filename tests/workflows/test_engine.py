@@ -86,7 +86,7 @@ def test_get_pull_request_then_ai_then_comment(workflow, github, llm, run_now):
     assert steps["review"].output == {
         "text": "Looks good to me.",
         "model": "gpt-test",
-        "usage": {"total_tokens": 42},
+        "usage": {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42},
         "prompt_clipped": False,
     }
     assert len(pull_request.comments) == 1

@@ -76,7 +76,7 @@ def test_a_worker_killed_mid_step_is_relayed_and_the_run_completes_once(review, 
         )
         celery_app.send_task(django_settings.CELERY_BEAT_SCHEDULE["relay-workflow-runs"]["task"])  # as beat does
         assert wait_until(lambda: finished(run), timeout=30), survivor.log
-        assert re.search(r"runs_relay\[[^]]+\] succeeded in [\d.]+s: 1\n", survivor.log), "the relay enqueued the run"
+        assert re.search(r"runs_relay\[[^]]+\] succeeded in [\d.]+s: 1\s", survivor.log), "the relay enqueued the run"
 
     run.refresh_from_db()
     assert (run.conclusion, run.deliveries, run.claimed_by) == (Conclusion.SUCCESS, 0, "")

@@ -3,6 +3,7 @@
 import requests
 from django.conf import settings
 
+from aiworkflow import metrics
 from workflows.nodes.base import TEMPLATED_STRING, StepContext, StepFailed, StepRetryLater, node_type
 
 
@@ -47,9 +48,27 @@ def prompt(params: dict, context: StepContext) -> dict:
     if response.status_code >= 400:
         raise StepFailed(f"The AI provider refused the request ({response.status_code}).")
     data = response.json()
+    usage = data.get("usage", {})
+    _tokens_count(model, usage)
     return {
         "text": data["choices"][0]["message"]["content"],
         "model": data.get("model", model),
-        "usage": data.get("usage", {}),
+        "usage": usage,
         "prompt_clipped": clipped,
     }
+
+
+# A workflow chooses its model: past this many names a process counts the rest as "other", so
+# that no definition can grow the metric's label set without bound.
+MODEL_LABELS_MAX = 20
+_model_labels: set[str] = set()
+
+
+def _tokens_count(model: str, usage: dict) -> None:
+    if model not in _model_labels and len(_model_labels) < MODEL_LABELS_MAX:
+        _model_labels.add(model)
+    label = model if model in _model_labels else "other"
+    for kind in ("prompt", "completion"):
+        tokens = usage.get(f"{kind}_tokens")
+        if isinstance(tokens, int) and tokens > 0:
+            metrics.LLM_TOKENS.labels(model=label, kind=kind).inc(tokens)

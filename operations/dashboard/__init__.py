@@ -1,0 +1,1 @@
+"""The operators' monitoring page at /dashboard/ (staff only)."""
