@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -44,12 +43,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
 import redis  # noqa: E402
+import requests  # noqa: E402
 
 from bench.common import DATABASE_URL, REDIS_URL, ROOT, SECRET, database_prepare  # noqa: E402
-from bench.intake import free_port, post  # noqa: E402
+from bench.intake import post  # noqa: E402
 from bench.workflow_runs import REPO, REVIEW, connect, environment, github_double  # noqa: E402
 from github_app.webhooks.signatures import signature_for  # noqa: E402
 from tests.github_double import GitHub, Request, served  # noqa: E402
+from tests.ports import accepts, free_port  # noqa: E402
 
 QUEUE = "aiworkflow-bench-embedded"
 EXAMPLES = ROOT.parent / "shared" / "github-webhook-examples"
@@ -62,6 +63,24 @@ START_SECONDS = 60
 DRAIN_SECONDS = 120
 COMMENT_SECONDS = 15
 STOP_SECONDS = 20
+METRICS_SHOWN = (
+    "github_webhook_received_total",
+    "github_webhook_processed_total",
+    "github_webhook_failed_total",
+    "github_webhook_intake_seconds_count",
+    "github_webhook_processing_lag_seconds_count",
+    "github_webhook_processing_lag_seconds_sum",
+    "github_api_requests_total",
+    "github_api_rate_limit_remaining",
+    "github_token_refresh_total",
+    "github_installations_active",
+    "github_webhook_backlog",
+    "workflow_triggers_executed_total",
+    "workflow_runs_total",
+    "workflow_run_duration_seconds_count",
+    "workflow_llm_tokens_total",
+    "aiworkflow_database_up",
+)
 
 
 @dataclass
@@ -137,10 +156,11 @@ def embedded_stack(base: dict, folder: Path) -> Stack:
 
 
 def server_stack(base: dict, folder: Path) -> Stack:
-    (folder / "var").mkdir(parents=True)
+    (folder / "var" / "metrics").mkdir(parents=True)
     database_prepare()
     redis.Redis.from_url(REDIS_URL).delete(QUEUE)
-    return seeded(Stack(f"PostgreSQL ({DATABASE_URL.rsplit('/', 1)[1]}) + Redis", base, DATABASE_URL, folder), ROOT)
+    env = {**base, "PROMETHEUS_MULTIPROC_DIR": str(folder / "var" / "metrics")}
+    return seeded(Stack(f"PostgreSQL ({DATABASE_URL.rsplit('/', 1)[1]}) + Redis", env, DATABASE_URL, folder), ROOT)
 
 
 def unfinished(stack: Stack) -> int:
@@ -224,14 +244,6 @@ def stop(honcho: subprocess.Popen) -> None:
             pass
 
 
-def accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 def wait_for(condition, seconds: float, interval: float = 0.02) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -298,12 +310,19 @@ def measure_reviews(port: int, github: GitHub) -> list[float]:
     return latencies
 
 
+def metrics_excerpt(port: int) -> list[str]:
+    """What /metrics says once the burst and the reviews are over: every process's figures merged."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return [line for line in text.splitlines() if line.startswith(METRICS_SHOWN)]
+
+
 def measure(stack: Stack, github: GitHub, log: Path) -> dict:
     with running(stack, log) as port:
         burst = measure_burst(stack, port, log)
         reviews = measure_reviews(port, github)
+        excerpt = metrics_excerpt(port)
     locked = log.read_text().lower().count("database is locked")
-    return {**burst, "reviews": reviews, "locked": locked, "journal": journal_mode(stack)}
+    return {**burst, "reviews": reviews, "locked": locked, "journal": journal_mode(stack), "metrics": excerpt}
 
 
 def journal_mode(stack: Stack) -> str | None:
@@ -331,6 +350,9 @@ def report(stack: Stack, figures: dict) -> None:
         print(f"  delivery to comment: no comment (0/{REVIEWS})")
     journal = f"; SQLite journal mode {figures['journal']}" if figures["journal"] else ""
     print(f'  "database is locked" in the process logs: {figures["locked"]}{journal}')
+    print("  /metrics, from the web and worker processes:")
+    for line in figures["metrics"]:
+        print(f"    {line}")
 
 
 def main() -> None:

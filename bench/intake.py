@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import floor  # noqa: E402
 from bench.common import DATABASE_URL, QUEUE, REDIS_URL, ROOT, SECRET, database_prepare, service_env  # noqa: E402
 from github_app.webhooks.signatures import signature_for  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "github"
 WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
@@ -72,12 +73,6 @@ def push_of_size(size: int) -> bytes:
         number += 1
     payload["commits"] = commits
     return compact(payload)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager

@@ -3,38 +3,18 @@ same format as the application's, one JSON object per request in production, wit
 string secret."""
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import requests
 
-from tests.github_app.test_graceful_stop import accepts, free_port
-from tests.worker import PROJECT_DIR, WorkerProcess, wait_until
+from tests.worker import WorkerProcess, gunicorn_process, wait_until
 
 INSTALLATION_TOKEN = "ghs_" + "t" * 36
 QUERY = "code=oauth-code-1&state=signed-state-1&full=1"
 
 
-@contextmanager
-def gunicorn(log_format: str) -> Iterator[tuple[WorkerProcess, str]]:
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "aiworkflow.settings_test", "LOG_FORMAT": log_format}
-    command = [sys.executable, "-m", "gunicorn", "aiworkflow.wsgi:application"]
-    options = ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--access-logfile", "-"]
-    process = subprocess.Popen(
-        command + options, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    web = WorkerProcess(process)
-    try:
-        if not wait_until(lambda: "Booting worker" in web.log and accepts(port), timeout=30):
-            raise RuntimeError(f"gunicorn did not start:\n{web.log}")
-        yield web, f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def gunicorn(log_format: str) -> AbstractContextManager[tuple[WorkerProcess, str]]:
+    return gunicorn_process(["--access-logfile", "-"], LOG_FORMAT=log_format)
 
 
 def probe(url: str) -> requests.Response:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from aiworkflow.celery import app as celery_app
+from tests.ports import accepts, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -97,13 +98,38 @@ def worker_process(**extra_env: str) -> Iterator[WorkerProcess]:
             raise RuntimeError(f"the worker exited:\n{worker.log}")
         yield worker
     finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+@contextmanager
+def gunicorn_process(options: list[str], **extra_env: str) -> Iterator[tuple[WorkerProcess, str]]:
+    """gunicorn serving the project with one sync worker and `options`, on the test settings;
+    yields the process and its URL once it accepts connections."""
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "aiworkflow.settings_test", **extra_env}
+    command = [sys.executable, "-m", "gunicorn", "aiworkflow.wsgi:application"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", *options]
+    process = subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    web = WorkerProcess(process)
+    try:
+        if not wait_until(lambda: "Booting worker" in web.log and accepts(port), timeout=30):
+            raise RuntimeError(f"gunicorn did not start:\n{web.log}")
+        yield web, f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Ask the process to stop; kill it when it has not within 30 s."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def run_at_once(function: Callable[[], object], *, threads: int = 8) -> list:

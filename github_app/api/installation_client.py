@@ -129,14 +129,29 @@ def rate_limit_record(installation_id: int, github: Github) -> None:
     if limit < 0:  # no request was made
         return
     cache.set(
-        f"github-rate-limit:{installation_id}",
+        _rate_limit_key(installation_id),
         {"remaining": remaining, "limit": limit, "reset": github.requester.rate_limiting_resettime},
         timeout=3600,
     )
 
 
+def _rate_limit_key(installation_id: int) -> str:
+    return f"github-rate-limit:{installation_id}"
+
+
 def installation_rate_limit(installation_id: int) -> dict | None:
-    return cache.get(f"github-rate-limit:{installation_id}")
+    return cache.get(_rate_limit_key(installation_id))
+
+
+def installation_rate_limits(installation_ids: list[int]) -> dict[int, dict]:
+    """The last seen rate limits of many installations, in one cache round trip; an installation
+    not seen within the cache's memory is left out."""
+    found = cache.get_many([_rate_limit_key(installation_id) for installation_id in installation_ids])
+    return {
+        installation_id: found[_rate_limit_key(installation_id)]
+        for installation_id in installation_ids
+        if _rate_limit_key(installation_id) in found
+    }
 
 
 def installation_repositories_fetch(*, installation_id: int) -> list[dict]:

@@ -28,7 +28,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, TruncDate, TruncHour
 from django.utils import timezone
 
-from github_app.api.installation_client import installation_rate_limit
+from github_app.api.installation_client import installation_rate_limits
 from github_app.models import Installation, WebhookDelivery
 from workflows.models import Conclusion, StepRun, WorkflowRun
 
@@ -133,19 +133,17 @@ def _headroom(installation_id: int, account_login: str, seen: dict | None) -> In
 def installation_headroom_list(*, limit: int = 50) -> list[InstallationHeadroom] | None:
     """GitHub's rate-limit headroom of active installations as last seen, lowest first; those not
     seen within the cache's memory come last. None when the cache cannot be read."""
-    candidates = (
+    candidates = list(
         Installation.objects.filter(deleted_at__isnull=True, suspended_at__isnull=True)
         .order_by("-updated_at")
         .values_list("installation_id", "account_login")[:HEADROOM_CANDIDATES_MAX]
     )
     try:
-        headrooms = [
-            _headroom(installation_id, login, installation_rate_limit(installation_id))
-            for installation_id, login in candidates
-        ]
+        seen = installation_rate_limits([installation_id for installation_id, _ in candidates])
     except Exception:  # the cache is down: operators open this page when things fail, it must still show the rest
         logger.warning("Rate limits could not be read from the cache.", exc_info=True)
         return None
+    headrooms = [_headroom(installation_id, login, seen.get(installation_id)) for installation_id, login in candidates]
     headrooms.sort(key=lambda headroom: (headroom.fraction_left is None, headroom.fraction_left or 0))
     return headrooms[:limit]
 

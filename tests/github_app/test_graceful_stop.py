@@ -2,15 +2,10 @@
 the test database and broker, with every message slow to reach the broker, or never reaching it.
 Every delivery answered 202 must end in a broker message or stay `received` for the relay."""
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -23,7 +18,7 @@ from github_app.webhooks.deliveries import deliveries_claim_due
 from github_app.webhooks.publisher import STOP_SECONDS
 from github_app.webhooks.signatures import signature_for
 from tests.github_app.webhooks import fixture_body
-from tests.worker import PROJECT_DIR, WorkerProcess, database_url_of_this_test, wait_until
+from tests.worker import WorkerProcess, database_url_of_this_test, gunicorn_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -48,56 +43,15 @@ def post_fork(server, worker):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def web_process(config: Path) -> Iterator[tuple[WorkerProcess, str]]:
+def web_process(config: Path) -> AbstractContextManager[tuple[WorkerProcess, str]]:
     """gunicorn with one sync worker, as the Procfile runs it, handing deliveries over in the
     background; yields the process and its URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "aiworkflow.settings_test",
-        "DATABASE_URL": database_url_of_this_test(),
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "WEBHOOK_ENQUEUE_IN_BACKGROUND": "true",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "aiworkflow.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--config",
-        str(config),
-    ]
-    process = subprocess.Popen(
-        command, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    return gunicorn_process(
+        ["--config", str(config)],
+        DATABASE_URL=database_url_of_this_test(),
+        CELERY_TASK_ALWAYS_EAGER="false",
+        WEBHOOK_ENQUEUE_IN_BACKGROUND="true",
     )
-    web = WorkerProcess(process)
-    try:
-        if not wait_until(lambda: "Booting worker" in web.log and accepts(port), timeout=30):
-            raise RuntimeError(f"gunicorn did not start:\n{web.log}")
-        yield web, f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-def accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def post_deliveries(url: str) -> list[str]:

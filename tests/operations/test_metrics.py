@@ -12,7 +12,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from aiworkflow import metrics
-from github_app.models import Installation, InstallationRepository, WebhookDelivery
+from github_app.models import WebhookDelivery
 from tests.conftest import github_connection, load_fixture
 from tests.github_app.webhooks import post_fixture, post_webhook
 from tests.workflows.test_engine import INSTALLATION, REPO, REVIEW, pull_request_to_review
@@ -42,23 +42,15 @@ def change(before: Samples, after: Samples, name: str, **labels) -> float:
 
 
 @pytest.fixture
-def installed(db):
-    installation = Installation.objects.create(
-        installation_id=INSTALLATION,
-        account_id=1,
-        account_login="Codertocat",
-        account_type="User",
-        repository_selection="selected",
-    )
-    InstallationRepository.objects.create(installation=installation, repository_id=186853002, full_name=REPO)
-    return installation
+def installed(user):
+    """The App installed on the account of REPO, connected by the user."""
+    github_connection(user, INSTALLATION, repositories={186853002: REPO})
 
 
 @pytest.fixture
 def ai_review(user, installed, settings):
     settings.AI_BASE_URL = "https://llm.test/v1"
     settings.AI_MODEL = "gpt-test"
-    github_connection(user, INSTALLATION, repositories={186853002: REPO})
     trigger = {"repository": REPO, "events": ["pull_request"]}
     return workflow_save(owner=user, name="AI review", definition=REVIEW, triggers=[trigger])
 
