@@ -41,6 +41,9 @@ class NodeType:
     execute: Callable[[dict, StepContext], dict]
     writes: bool = False  # a dry run records what it would do instead of calling it
     gates: bool = False  # its dependants run only when its output's `result` is true
+    # Called with a successful step's output when its run is cancelled (a newer run of the same
+    # concurrency group took over), to close what the step opened: a check run left in progress.
+    on_cancel: Callable[[dict, StepContext], None] | None = None
 
     def lets_through(self, output: dict | None) -> bool:
         """Whether the steps that depend on a successful step of this type may run."""
@@ -51,7 +54,13 @@ NODE_TYPES: dict[str, NodeType] = {}
 
 
 def node_type(
-    name: str, *, properties: dict, required: tuple[str, ...] = (), writes: bool = False, gates: bool = False
+    name: str,
+    *,
+    properties: dict,
+    required: tuple[str, ...] = (),
+    writes: bool = False,
+    gates: bool = False,
+    on_cancel: Callable[[dict, StepContext], None] | None = None,
 ):
     """Register a node type; its parameters are `properties` (JSON schema), and no others. Its
     `execute` returns the step's output, or raises StepFailed or StepRetryLater: any other
@@ -59,7 +68,9 @@ def node_type(
     schema = {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
     def register(execute: Callable[[dict, StepContext], dict]) -> Callable[[dict, StepContext], dict]:
-        NODE_TYPES[name] = NodeType(name=name, schema=schema, execute=execute, writes=writes, gates=gates)
+        NODE_TYPES[name] = NodeType(
+            name=name, schema=schema, execute=execute, writes=writes, gates=gates, on_cancel=on_cancel
+        )
         return execute
 
     return register
