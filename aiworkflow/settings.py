@@ -309,6 +309,9 @@ AI_MODEL = env("AI_MODEL", default="")
 AI_TIMEOUT_SECONDS = env.int("AI_TIMEOUT_SECONDS", default=120)
 # Longer prompts (a large diff) are clipped, with a note saying so.
 AI_MAX_PROMPT_CHARS = env.int("AI_MAX_PROMPT_CHARS", default=100_000)
+# LLM tokens (prompt and completion) that all ai.prompt steps of one run may use together, unless
+# the definition sets its own `max_tokens_per_run`.
+AI_MAX_TOKENS_PER_RUN = env.int("AI_MAX_TOKENS_PER_RUN", default=200_000)
 # Runs: attempts of a step that failed for a passing reason, the wait between them (doubling,
 # with jitter, up to the cap), the longest a run may take, and the most a step output may store.
 WORKFLOW_STEP_MAX_ATTEMPTS = env.int("WORKFLOW_STEP_MAX_ATTEMPTS", default=4)

@@ -1,4 +1,5 @@
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import freezegun
@@ -11,7 +12,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from aiworkflow.celery import app as celery_app
 from github_app.webhooks.views import spent_addresses
-from tests.github_double import Chat, Double, GitHub, mock_double
+from tests.github_double import Chat, Double, GitHub, mock_double, served
+from tests.github_double.served import LLM_PREFIX
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -136,8 +138,12 @@ def github(github_double) -> GitHub:
 
 
 @pytest.fixture
-def llm(github_double) -> Chat:
-    return github_double.llm
+def llm(github_double, settings) -> Iterator[Chat]:
+    """The double's LLM, over real HTTP (the SDK of `ai.prompt` speaks httpx, which `responses`
+    does not intercept): AI_BASE_URL points at it, over what fixtures instantiated earlier set."""
+    with served(github_double) as serving:
+        settings.AI_BASE_URL = f"{serving.url}{LLM_PREFIX}"
+        yield serving.llm
 
 
 @pytest.fixture

@@ -16,6 +16,12 @@ Actions:
 Any other failure to read them (a 5xx, a rate limit, a timeout, any other 404: GitHub answers one
 for a moment after a push, and for a repository the App no longer reaches) fails the delivery's
 attempt, which the relay retries with backoff; no run starts for want of an answer.
+
+A trigger with a comment `command` starts a run only when the commenter's role in the repository
+reaches its `command_permission`, which GitHub tells (asked once per delivery, only when such a
+trigger matches, before any run starts). Under the same policy: a commenter who is no
+collaborator (404) has no role, and any other failure to answer fails the attempt, to be retried:
+a command is never dropped for want of an answer.
 """
 
 import logging
@@ -23,10 +29,20 @@ import logging
 from github import GithubException
 
 from aiworkflow import metrics
+from github_app.api.collaborators import collaborator_permission
 from github_app.api.reads import changed_paths, compare_changed_files, pull_request_files
 from github_app.install.selectors import installation_covers, repository_owner_ids
 from github_app.models import WebhookDelivery
-from triggers.filters import PULL_REQUEST_EVENTS, payload_changed_files, trigger_evaluate
+from github_app.webhooks.payloads import payload_value
+from triggers.filters import (
+    PULL_REQUEST_EVENTS,
+    REPOSITORY_ROLES,
+    command_invocation,
+    command_permission,
+    payload_changed_files,
+    role_suffices,
+    trigger_evaluate,
+)
 from triggers.models import Trigger
 from workflows.models import Workflow
 from workflows.services import RunAlreadyStarted, run_start, run_trigger_build
@@ -121,10 +137,47 @@ def delivery_dispatch(delivery: WebhookDelivery, payload: dict) -> int:
     if any(_has_path_filters(trigger) for trigger in matching):
         changed = _changed_files(delivery.event, payload, installation_id, delivery.repository_full_name)
         matching = _matching(matching, delivery.event, payload, changed)
+    if any("command" in candidate.config for candidate in matching):
+        matching = _commands_permitted(matching, payload, installation_id, delivery.repository_full_name)
     if not matching:
         return 0
     trigger = run_trigger_build(event=delivery.event, payload=payload, delivery_id=delivery.delivery_id)
-    return sum(_run_started(candidate.workflow, trigger, delivery) for candidate in matching)
+    return sum(_run_started(candidate.workflow, _run_trigger(trigger, candidate), delivery) for candidate in matching)
+
+
+def _commenter_role(payload: dict, installation_id: int, repository: str) -> str | None:
+    """The sender's repository role: its role name when one of GitHub's five (a custom role
+    falls back to the base permission it grants), None when it has no access."""
+    login = payload_value(payload, "sender", "login")
+    if not isinstance(login, str) or not login:
+        return None
+    answer = collaborator_permission(installation_id=installation_id, repo=repository, username=login)
+    if answer is None:
+        return None
+    role_name, permission = answer["role_name"], answer["permission"]
+    return role_name if role_name in REPOSITORY_ROLES else permission if permission in REPOSITORY_ROLES else None
+
+
+def _commands_permitted(matching: list[Trigger], payload: dict, installation_id: int, repository: str) -> list[Trigger]:
+    role = _commenter_role(payload, installation_id, repository)
+    permitted = [
+        candidate
+        for candidate in matching
+        if "command" not in candidate.config or role_suffices(role, command_permission(candidate.config))
+    ]
+    if len(permitted) < len(matching):
+        logger.info(
+            "comment command refused: the commenter's role is short of the trigger's command_permission",
+            extra={"repository": repository, "role": role or "none"},
+        )
+    return permitted
+
+
+def _run_trigger(trigger: dict, candidate: Trigger) -> dict:
+    """The delivery's trigger, with the command this candidate's config gave, if any: workflows
+    with different commands each see their own."""
+    command = command_invocation(candidate.config, trigger["payload"])
+    return {**trigger, "command": command} if command else trigger
 
 
 def _run_started(workflow: Workflow, trigger: dict, delivery: WebhookDelivery) -> bool:

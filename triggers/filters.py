@@ -9,6 +9,11 @@ every changed file is ignored; unknown changed files pass, as in Actions.
 `ignore_bots` and `ignore_drafts` are on unless a config sets them false, and an event this App's
 own bot account sent never matches, whatever the config says: as GitHub Actions never lets its own
 token start a workflow, no workflow can loop on what it writes.
+
+A `command` (`/review`) matches a comment just created whose first line starts with it as a whole
+word; the rest of that line is the command's arguments. Bots never give a command, whatever
+`ignore_bots` says. Whether the commenter may give it (`command_permission`) needs GitHub, so the
+dispatcher checks it, not this module.
 """
 
 from dataclasses import dataclass, field
@@ -25,6 +30,11 @@ PULL_REQUEST_EVENTS = {
     "pull_request_review_thread",
 }
 PULL_REQUEST_DEFAULT_ACTIONS = ["opened", "synchronize", "reopened"]
+COMMAND_EVENTS = {"issue_comment", "pull_request_review_comment"}
+# Repository roles from the least to the most able, as GitHub orders them.
+REPOSITORY_ROLES = ("read", "triage", "write", "maintain", "admin")
+DEFAULT_COMMAND_PERMISSION = "write"
+MAX_COMMAND_ARGS = 1000  # characters of arguments a run's templates see
 
 
 @dataclass
@@ -152,14 +162,75 @@ def _sender_is_this_app(login: str, user_id) -> bool:
     return by_login or (bool(bot_user_id) and user_id == bot_user_id)
 
 
+def _sender_is_bot(payload: dict) -> bool:
+    login = _text(payload, "sender", "login") or ""
+    return payload_value(payload, "sender", "type") == "Bot" or login.endswith("[bot]")
+
+
 def _senders(evaluation: Evaluation, config: dict, payload: dict) -> None:
     login = _text(payload, "sender", "login") or ""
     if _sender_is_this_app(login, payload_value(payload, "sender", "id")):
         evaluation.decide(False, "sender is this App: its own events never start a run")
     ignore_bots, note = _default_true(config, "ignore_bots")
     if ignore_bots:
-        bot = payload_value(payload, "sender", "type") == "Bot" or login.endswith("[bot]")
+        bot = _sender_is_bot(payload)
         evaluation.decide(not bot, f'ignore_bots: sender "{login}" {"is" if bot else "is not"} a bot{note}')
+
+
+def command_arguments(command: str, body) -> str | None:
+    """The arguments of `command` when a comment's first line starts with it as a whole word
+    (`/review` in "/review focus=security", not in "/reviewer"), cut to MAX_COMMAND_ARGS; None
+    when it does not."""
+    if not isinstance(body, str):
+        return None
+    lines = body.strip().splitlines()
+    first_line = lines[0].strip() if lines else ""
+    if not first_line.startswith(command):
+        return None
+    rest = first_line[len(command) :]
+    if rest and not rest[0].isspace():
+        return None
+    return rest.strip()[:MAX_COMMAND_ARGS]
+
+
+def command_invocation(config: dict, payload: dict) -> dict | None:
+    """What a run's templates see as `trigger.command` ({"name", "args"}) when the config has a
+    command that the payload's comment gives; None otherwise."""
+    command = config.get("command")
+    if not command:
+        return None
+    args = command_arguments(command, payload_value(payload, "comment", "body"))
+    return None if args is None else {"name": command, "args": args}
+
+
+def command_permission(config: dict) -> str:
+    return config.get("command_permission", DEFAULT_COMMAND_PERMISSION)
+
+
+def role_suffices(role: str | None, needed: str) -> bool:
+    """Whether a repository role (None: no access) is at least `needed` in GitHub's order."""
+    return role in REPOSITORY_ROLES and REPOSITORY_ROLES.index(role) >= REPOSITORY_ROLES.index(needed)
+
+
+def _command(evaluation: Evaluation, config: dict, event: str, payload: dict) -> None:
+    command = config["command"]
+    action = payload.get("action")
+    created = event in COMMAND_EVENTS and action == "created"
+    verdict = "is" if created else "is not"
+    evaluation.decide(created, f'command: "{event}" with action "{action}" {verdict} a new comment')
+    args = command_arguments(command, payload_value(payload, "comment", "body"))
+    evaluation.decide(
+        args is not None,
+        f'command: "{command}" matched, args "{args}"'
+        if args is not None
+        else f'command: the comment\'s first line does not start with "{command}"',
+    )
+    login = _text(payload, "sender", "login") or ""
+    bot = _sender_is_bot(payload)
+    verdict = "is a bot: bots never give commands" if bot else "is not a bot"
+    evaluation.decide(not bot, f'command: sender "{login}" {verdict}')
+    # The commenter's role is GitHub's to tell, with the installation's token: not known here.
+    evaluation.reasons.append(f"command_permission: checked at dispatch time (needs {command_permission(config)})")
 
 
 def _drafts(evaluation: Evaluation, config: dict, event: str, payload: dict) -> None:
@@ -205,6 +276,8 @@ def trigger_evaluate(config: dict, event: str, payload: dict, changed_files: lis
         evaluation.decide(
             bool(found), f"label_filter: {f'has {_quoted(found)}' if found else 'none of the labels is on it'}"
         )
+    if "command" in config:
+        _command(evaluation, config, event, payload)
     _senders(evaluation, config, payload)
     _drafts(evaluation, config, event, payload)
     return evaluation

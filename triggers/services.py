@@ -5,6 +5,8 @@ together here (workflow_save), since triggers build on workflows and not the oth
 Configs come from users and every delivery to their repository evaluates them, so their size is
 capped: the triggers per workflow, the entries per list and the characters per entry."""
 
+import re
+
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -13,6 +15,7 @@ from aiworkflow.errors import ApplicationError
 from github_app.install.selectors import user_repository_access
 from github_app.models import REPOSITORY_FULL_NAME
 from github_app.webhooks.events import WORKFLOW_EVENTS
+from triggers.filters import COMMAND_EVENTS, REPOSITORY_ROLES
 from triggers.models import Trigger, TriggerIndex
 from triggers.patterns import PatternInvalid, pattern_compile
 from workflows.models import Workflow
@@ -21,7 +24,9 @@ from workflows.services import workflow_create, workflow_update
 PATTERN_LISTS = ("branches", "branches_ignore", "tags", "tags_ignore", "paths", "paths_ignore")
 NAME_LISTS = ("action_filter", "author_filter", "author_ignore", "label_filter")
 FLAGS = ("ignore_bots", "ignore_drafts", "match_deletions")
-CONFIG_KEYS = {"repository", "events", *PATTERN_LISTS, *NAME_LISTS, *FLAGS}
+COMMAND_KEYS = ("command", "command_permission")
+CONFIG_KEYS = {"repository", "events", *PATTERN_LISTS, *NAME_LISTS, *FLAGS, *COMMAND_KEYS}
+COMMAND = re.compile(r"^/[A-Za-z0-9_-]{2,50}$")
 MAX_ENTRIES_PER_LIST = 100  # patterns or names under one key; `events` holds at most every known event
 MAX_ENTRY_LENGTH = 255  # characters in one pattern or name
 
@@ -87,6 +92,36 @@ def trigger_config_check(config, *, position: int | None = None) -> None:
                 pattern_compile(pattern)
             except PatternInvalid as exc:
                 _refuse(f"`{key}`: {exc}", position=position, field=key, pattern=pattern)
+    _command_check(config, position)
+
+
+def _command_check(config: dict, position: int | None) -> None:
+    """A comment command: `/` and 2 to 50 letters, digits, `_` or `-`, on comment events only."""
+    if "command" not in config:
+        if "command_permission" in config:
+            _refuse("`command_permission` needs a `command`.", position=position, field="command_permission")
+        return
+    command = config["command"]
+    if not isinstance(command, str) or not COMMAND.match(command):
+        _refuse(
+            "`command` is `/` followed by 2 to 50 letters, digits, `_` or `-` (like /review).",
+            position=position,
+            field="command",
+        )
+    other_events = sorted(set(config["events"]) - COMMAND_EVENTS)
+    if other_events:
+        _refuse(
+            f"with a `command`, `events` are among {', '.join(sorted(COMMAND_EVENTS))}; not {', '.join(other_events)}.",
+            position=position,
+            field="events",
+        )
+    permission = config.get("command_permission")
+    if "command_permission" in config and permission not in REPOSITORY_ROLES:
+        _refuse(
+            f"`command_permission` is one of {', '.join(REPOSITORY_ROLES)}.",
+            position=position,
+            field="command_permission",
+        )
 
 
 def _repository_reached(owner: User, repository: str) -> bool:

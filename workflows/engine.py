@@ -8,6 +8,11 @@ condition that is false, steps are skipped; past the run's deadline the run is t
 One execution at a time: an execution claims the run before running it (run_claim) and gives it
 back when it ends (run_release, run_abandon), so that a run's message arriving twice (the relay's
 and a late redelivery of the original) never runs it twice at once.
+
+A workflow with a concurrency group starts a run only once the group admits it
+(workflows/concurrency.py). A run of a group checks before each step that no newer run cancelled
+it; a cancelled run writes nothing more, and its successful steps' node types close what they
+opened (`on_cancel`).
 """
 
 import json
@@ -15,11 +20,20 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from aiworkflow import logcontext, metrics
 from aiworkflow.backoff import backoff_seconds
+from workflows.concurrency import (
+    Decision,
+    concurrency_group_name,
+    concurrency_lock,
+    group_next_enqueue,
+    run_admit,
+    run_cancelled,
+)
 from workflows.definitions import definition_order
 from workflows.models import Conclusion, Status, StepRun, WorkflowRun
 from workflows.nodes import NODE_TYPES, StepContext, StepFailed, StepRetryLater
@@ -79,6 +93,18 @@ def _template_context(run: WorkflowRun, trigger: dict, outputs: dict) -> dict:
     return {"trigger": trigger, "nodes": outputs, "workflow": workflow}
 
 
+def _step_context(run: WorkflowRun, trigger: dict, node_id: str) -> StepContext:
+    return StepContext(
+        run_id=str(run.pk),
+        node_id=node_id,
+        owner_id=run.owner_id,
+        installation_id=run.installation_id,
+        repository=run.repository,
+        trigger=trigger,
+        dry_run=run.dry_run,
+    )
+
+
 def _execute_step(run: WorkflowRun, trigger: dict, step: StepRun, node: dict, outputs: dict) -> float | None:
     """Run one step; returns a delay when it should be tried again later."""
     step.status = Status.IN_PROGRESS
@@ -86,15 +112,7 @@ def _execute_step(run: WorkflowRun, trigger: dict, step: StepRun, node: dict, ou
     step.attempts += 1
     step.save(update_fields=["status", "started_at", "attempts"])
     node_type = NODE_TYPES[node["type"]]
-    context = StepContext(
-        run_id=str(run.pk),
-        node_id=step.node_id,
-        owner_id=run.owner_id,
-        installation_id=run.installation_id,
-        repository=run.repository,
-        trigger=trigger,
-        dry_run=run.dry_run,
-    )
+    context = _step_context(run, trigger, step.node_id)
     try:
         params = template_render(node.get("params", {}), _template_context(run, trigger, outputs))
         if node_type.writes and run.dry_run:
@@ -142,14 +160,70 @@ def _steps_of(run: WorkflowRun, order: list[str], nodes: dict) -> dict[str, Step
     return {step.node_id: step for step in run.steps.all()}
 
 
-def _run_begin(run: WorkflowRun) -> datetime:
-    """Start the run if it has not started; returns its deadline."""
-    if run.status == Status.QUEUED or run.deadline_at is None:
-        started = timezone.now()
-        run.status, run.started_at = Status.IN_PROGRESS, started
-        run.deadline_at = started + timedelta(seconds=settings.WORKFLOW_RUN_TIMEOUT_SECONDS)
-        run.save(update_fields=["status", "started_at", "deadline_at"])
-    return run.deadline_at
+def _run_start(run: WorkflowRun) -> None:
+    started = timezone.now()
+    run.status, run.started_at = Status.IN_PROGRESS, started
+    run.deadline_at = started + timedelta(seconds=settings.WORKFLOW_RUN_TIMEOUT_SECONDS)
+    run.save(update_fields=["status", "started_at", "deadline_at"])
+
+
+def _run_begin(run: WorkflowRun, trigger: dict, steps: dict[str, StepRun]) -> datetime | None:
+    """Start the run if it has not started, once its concurrency group (if any) admits it;
+    returns its deadline, or None when it is not to run now: waiting for its group, cancelled,
+    or its group's template failed (which fails the run, as in GitHub Actions)."""
+    if run.status != Status.QUEUED and run.deadline_at is not None:
+        return run.deadline_at
+    concurrency = run.version.definition.get("concurrency")
+    if concurrency is None or run.status != Status.QUEUED:
+        _run_start(run)
+        return run.deadline_at
+    try:
+        rendered = template_render(concurrency["group"], _template_context(run, trigger, {}))
+    except TemplateInvalid as exc:
+        _run_finish(run, steps, error=f"Concurrency group template error: {exc}")
+        return None
+    group = concurrency_group_name(workflow_id=run.workflow_id, rendered=str(rendered))
+    with transaction.atomic():
+        admission = run_admit(run=run, group=group, cancel_in_progress=concurrency.get("cancel_in_progress", False))
+        if admission.decision == Decision.START:
+            _run_start(run)
+    for cancelled_run_id, step_pks in admission.cancelled_steps.items():
+        _cancel_hooks_call(run_id=cancelled_run_id, step_pks=step_pks)
+    return run.deadline_at if admission.decision == Decision.START else None
+
+
+def _step_cancel_hook(run: WorkflowRun, trigger: dict, step: StepRun) -> None:
+    """Let a successful step's node type close what it opened, now that its run is cancelled.
+    A step may reach here twice (its run cancelled just as it succeeded), so `on_cancel` is
+    idempotent. Its failure is logged, not raised: the run is cancelled all the same, and the
+    newer run that cancelled it must start."""
+    node_type = NODE_TYPES.get(step.node_type)
+    if run.dry_run or node_type is None or node_type.on_cancel is None or step.conclusion != Conclusion.SUCCESS:
+        return
+    try:
+        node_type.on_cancel(step.output or {}, _step_context(run, trigger, step.node_id))
+    except Exception:
+        logger.exception("on_cancel failed", extra={"run_id": str(run.pk), "node_id": step.node_id})
+
+
+def _cancel_hooks_call(*, run_id: str, step_pks: list[int]) -> None:
+    if not step_pks:
+        return
+    run = WorkflowRun.objects.select_related("workflow", "version").get(pk=run_id)
+    trigger = {**run.trigger, "payload": run_payload(run=run)}
+    for step in run.steps.filter(pk__in=step_pks):
+        _step_cancel_hook(run, trigger, step)
+
+
+def _stop_cancelled(run: WorkflowRun, trigger: dict, step: StepRun) -> None:
+    """A newer run of the group cancelled this one while `step` ran: the step's own outcome
+    stands (it may have written), the steps left stay cancelled, and the step, if it succeeded,
+    is closed like the others were."""
+    StepRun.objects.filter(run=run).exclude(status=Status.COMPLETED).update(
+        status=Status.COMPLETED, conclusion=Conclusion.CANCELLED, finished_at=timezone.now()
+    )
+    step.refresh_from_db()
+    _step_cancel_hook(run, trigger, step)
 
 
 def run_execute(*, run_id: str) -> float | None:
@@ -158,7 +232,6 @@ def run_execute(*, run_id: str) -> float | None:
     logcontext.bind(run_id=run_id, delivery_id=run.trigger.get("delivery_id"), installation_id=run.installation_id)
     if run.status == Status.COMPLETED:
         return None
-    deadline = _run_begin(run)
     definition = run.version.definition
     order = definition_order(definition)  # checked in full when the version was saved
     nodes = {node["id"]: node for node in definition["nodes"]}
@@ -168,10 +241,15 @@ def run_execute(*, run_id: str) -> float | None:
     steps = _steps_of(run, order, nodes)
     outputs = {node_id: step.output for node_id, step in steps.items() if step.conclusion == Conclusion.SUCCESS}
     trigger = {**run.trigger, "payload": run_payload(run=run)}
+    deadline = _run_begin(run, trigger, steps)
+    if deadline is None:
+        return None
     for node_id in order:
         step = steps[node_id]
         if step.status == Status.COMPLETED:
             continue
+        if run.concurrency_group and run_cancelled(run_id=run.pk):
+            return None
         if timezone.now() >= deadline:
             _run_finish(run, steps, timed_out=True)
             return None
@@ -179,26 +257,51 @@ def run_execute(*, run_id: str) -> float | None:
             _finish_step(step, Conclusion.SKIPPED)
             continue
         delay = _execute_step(run, trigger, step, nodes[node_id], outputs)
+        if run.concurrency_group and run_cancelled(run_id=run.pk):
+            _stop_cancelled(run, trigger, step)
+            return None
         if delay is not None:
             return delay
     _run_finish(run, steps)
     return None
 
 
-def _run_finish(run: WorkflowRun, steps: dict[str, StepRun], *, timed_out: bool = False, worker_lost: str = "") -> None:
-    reason = "The run's deadline passed." if timed_out else worker_lost
+def _run_finish(
+    run: WorkflowRun,
+    steps: dict[str, StepRun],
+    *,
+    timed_out: bool = False,
+    worker_lost: str = "",
+    error: str = "",
+) -> None:
+    reason = "The run's deadline passed." if timed_out else worker_lost or error
     for step in steps.values():
         if step.status != Status.COMPLETED:
             _finish_step(step, Conclusion.CANCELLED, error=reason)
-    failed = worker_lost or any(step.conclusion == Conclusion.FAILURE for step in steps.values())
+    failed = worker_lost or error or any(step.conclusion == Conclusion.FAILURE for step in steps.values())
     run.status = Status.COMPLETED
     run.conclusion = Conclusion.TIMED_OUT if timed_out else Conclusion.FAILURE if failed else Conclusion.SUCCESS
-    run.error = worker_lost
+    run.error = worker_lost or error
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "conclusion", "error", "finished_at"])
+    if not _run_completion_save(run):
+        return
     metrics.RUNS_FINISHED.labels(conclusion=run.conclusion).inc()
     if run.started_at is not None:
         metrics.RUN_DURATION_SECONDS.observe((run.finished_at - run.started_at).total_seconds())
+
+
+def _run_completion_save(run: WorkflowRun) -> bool:
+    """Save a run's end unless a newer run of its group cancelled it meanwhile (which stands);
+    a run of a group hands its turn to the group's oldest waiting run. Returns whether saved."""
+    with transaction.atomic():
+        if run.concurrency_group:
+            concurrency_lock(workflow_id=run.workflow_id)
+        saved = WorkflowRun.objects.filter(pk=run.pk, status__in=UNFINISHED).update(
+            status=run.status, conclusion=run.conclusion, error=run.error, finished_at=run.finished_at
+        )
+        if saved and run.concurrency_group:
+            group_next_enqueue(group=run.concurrency_group)
+    return bool(saved)
 
 
 def run_claim(*, run_id: str, claim: str) -> bool:

@@ -102,12 +102,24 @@ class WorkflowRun(models.Model):
         blank=True,
         help_text="The task message whose execution holds the run (one at a time); empty when none does.",
     )
+    concurrency_group = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The run's concurrency group, prefixed with its workflow's id; set when the run is admitted to "
+        "start, empty when its workflow has none.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             # A redelivered event never runs a workflow twice.
             models.UniqueConstraint(fields=["workflow", "delivery"], name="workflow_run_once_per_delivery"),
+            # At most one run of a concurrency group in progress, whatever races admit them.
+            models.UniqueConstraint(
+                fields=["concurrency_group"],
+                name="run_one_in_progress_per_group",
+                condition=models.Q(status="in_progress") & ~models.Q(concurrency_group=""),
+            ),
         ]
         indexes = [
             # The run relay's query, every WORKFLOW_RUN_RELAY_INTERVAL_SECONDS: unfinished runs past due.
@@ -121,6 +133,12 @@ class WorkflowRun(models.Model):
                 fields=["-finished_at"],
                 name="run_failed_idx",
                 condition=models.Q(conclusion__in=["failure", "timed_out"]),
+            ),
+            # A group's runs in the order they were created, when one is admitted or finishes.
+            models.Index(
+                fields=["concurrency_group", "created_at"],
+                name="run_concurrency_idx",
+                condition=~models.Q(concurrency_group=""),
             ),
         ]
 

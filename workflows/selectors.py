@@ -35,6 +35,11 @@ def run_get(*, user: User, run_id: uuid.UUID) -> WorkflowRun:
         raise Http404 from None
 
 
+def run_workflow_id(*, run_id: str) -> str:
+    """The id of the workflow a run belongs to, for what a node keeps across the workflow's runs."""
+    return str(WorkflowRun.objects.values_list("workflow_id", flat=True).get(pk=run_id))
+
+
 def run_payload(*, run: WorkflowRun) -> dict:
     """The triggering event's payload: the run's own copy, else its delivery's stored one; empty
     once retention has purged it."""

@@ -39,13 +39,15 @@ def comment_marker(key: str) -> str:
 
 
 def comment_upsert(*, installation_id: int, repo: str, number: int, body: str, marker_key: str) -> CommentResult:
-    """Post the comment, or edit the one carrying the same hidden marker (a retried step)."""
+    """Post the comment, or edit the one carrying the same hidden marker (a retried step, or a
+    persistent comment). Only a bot's comment counts: a person who copies the marker into a
+    comment of their own must not make the step fail trying to edit it."""
     marker = comment_marker(marker_key)
     text = f"{body}\n\n{marker}"
 
     def write(github: Github) -> CommentResult:
         comments = _pages(github, f"/repos/{repo}/issues/{number}/comments", limit=MAX_COMMENTS)
-        mine = next((comment for comment in comments if marker in (comment.get("body") or "")), None)
+        mine = next((comment for comment in comments if _posted_by_a_bot(comment) and marker in comment["body"]), None)
         if mine is not None:
             data = _write(
                 github, installation_id, "PATCH", f"/repos/{repo}/issues/comments/{mine['id']}", {"body": text}
@@ -55,6 +57,10 @@ def comment_upsert(*, installation_id: int, repo: str, number: int, body: str, m
         return CommentResult(id=data["id"], html_url=data["html_url"], created=True)
 
     return installation_call(installation_id, write)
+
+
+def _posted_by_a_bot(comment: dict) -> bool:
+    return (comment.get("user") or {}).get("type") == "Bot" and isinstance(comment.get("body"), str)
 
 
 def labels_add(*, installation_id: int, repo: str, number: int, labels: list[str]) -> list[str]:

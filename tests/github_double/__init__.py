@@ -2,9 +2,9 @@
 stateful model of the API the project uses, behind two front ends on the same model.
 
 - `mock_double(requests_mock)`: answers through `responses`, in the test's own process (the
-  `github` and `llm` fixtures of tests/conftest.py).
-- `served()`: answers over HTTP on 127.0.0.1 at an ephemeral port, for worker processes and
-  bench/.
+  `github` fixture of tests/conftest.py).
+- `served()`: answers over HTTP on 127.0.0.1 at an ephemeral port, for worker processes, bench/,
+  and the `llm` fixture (the OpenAI SDK speaks httpx, which `responses` does not intercept).
 
 Set up state through the model (`github.installation(...)`, `github.repository(...)`,
 `repository.pull_request(...)`, `github.user(...)`, `github.hook_delivery(...)`); make a route

@@ -129,3 +129,83 @@ def hook_delivery_body(
         "repository_id": repository_id,
         "throttled_at": None,
     }
+
+
+def _user(login: str) -> dict:
+    bot = login.endswith("[bot]")
+    return {**example("issues__opened")["issue"]["user"], "login": login, "type": "Bot" if bot else "User"}
+
+
+def issue_body(
+    full_name: str,
+    number: int,
+    *,
+    title: str,
+    body: str | None,
+    state: str,
+    state_reason: str | None,
+    labels: list[str],
+    assignees: list[str],
+    author: str,
+    comments: int,
+    created_at: datetime,
+    pull_request: bool = False,
+) -> dict:
+    """An issue as the issues API gives it (`GET /repos/{owner}/{repo}/issues/{number}`); a pull
+    request, listed as an issue, has a `pull_request` object."""
+    api = f"https://api.github.com/repos/{full_name}"
+    kind = "pull" if pull_request else "issues"
+    users = [_user(login) for login in assignees]
+    issue = {
+        **example("issues__opened")["issue"],
+        "url": f"{api}/issues/{number}",
+        "repository_url": api,
+        "comments_url": f"{api}/issues/{number}/comments",
+        "html_url": f"https://github.com/{full_name}/{kind}/{number}",
+        "id": 10_000_000 + number,
+        "number": number,
+        "title": title,
+        "body": body,
+        "user": _user(author),
+        "labels": [issue_label(full_name, name) for name in labels],
+        "state": state,
+        "state_reason": state_reason,
+        "assignee": users[0] if users else None,
+        "assignees": users,
+        "comments": comments,
+        "created_at": timestamp(created_at),
+        "updated_at": timestamp(created_at),
+        "closed_at": timestamp(created_at) if state == "closed" else None,
+    }
+    if pull_request:
+        issue["pull_request"] = {"url": f"{api}/pulls/{number}", "html_url": issue["html_url"]}
+    return issue
+
+
+def issue_label(full_name: str, name: str) -> dict:
+    digest = hashlib.sha1(name.encode()).hexdigest()
+    return {
+        "id": int(digest[:8], 16),
+        "node_id": f"LA_{digest[:12]}",
+        "url": f"https://api.github.com/repos/{full_name}/labels/{name}",
+        "name": name,
+        "color": digest[:6],
+        "default": False,
+        "description": None,
+    }
+
+
+def compared_commit(full_name: str, sha: str, message: str) -> dict:
+    """A commit as a comparison (`GET /repos/{owner}/{repo}/compare/{basehead}`) lists it."""
+    person = {
+        "name": "Codertocat",
+        "email": "21031067+Codertocat@users.noreply.github.com",
+        "date": "2019-05-15T15:20:30Z",
+    }
+    return {
+        "sha": sha,
+        "node_id": f"C_{sha[:12]}",
+        "commit": {"author": person, "committer": person, "message": message},
+        "author": {"login": "Codertocat", "id": 21031067, "type": "User"},
+        "html_url": f"https://github.com/{full_name}/commit/{sha}",
+    }

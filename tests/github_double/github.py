@@ -25,6 +25,10 @@ MAX_PER_PAGE = 100
 MAX_DIFF_FILES = 300
 DIFF = "application/vnd.github.diff"
 USER_TOKEN_SECONDS = 8 * 3600
+REVIEW_STATES = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}
+CHECK_RUN_STATUSES = ("queued", "in_progress", "completed")
+CHECK_RUN_CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success", "skipped", "timed_out")
+ANNOTATIONS_PER_REQUEST = 50
 
 
 class Refusal(Exception):
@@ -90,6 +94,31 @@ class Issue:
     number: int
     comments: list[dict] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    # The issue as the issues API shows it (a pull request's title and state are its own).
+    title: str = "Spelling error in the README file"
+    text: str | None = None
+    state: str = "open"
+    state_reason: str | None = None
+    assignees: list[str] = field(default_factory=list)
+    author: str = "Codertocat"
+    created_at: datetime = field(default_factory=now)
+
+    @property
+    def issue_body(self) -> dict:
+        return bodies.issue_body(
+            self.repository.full_name,
+            self.number,
+            title=self.title,
+            body=self.text,
+            state=self.state,
+            state_reason=self.state_reason,
+            labels=self.labels,
+            assignees=self.assignees,
+            author=self.author,
+            comments=len(self.comments),
+            created_at=self.created_at,
+            pull_request=isinstance(self, PullRequest),
+        )
 
     def comment(self, body: str, *, login: str = "octocat") -> dict:
         comment_id = next(self.repository.ids)
@@ -97,7 +126,7 @@ class Issue:
             "id": comment_id,
             "node_id": f"IC_{comment_id}",
             "body": body,
-            "user": {"login": login, "type": "User"},
+            "user": {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"},
             "html_url": f"https://github.com/{self.repository.full_name}/issues/{self.number}#issuecomment-{comment_id}",
             "created_at": bodies.timestamp(now()),
             "updated_at": bodies.timestamp(now()),
@@ -111,6 +140,7 @@ class PullRequest(Issue):
     files: list[dict] = field(default_factory=list)
     review_comments: list[dict] = field(default_factory=list)
     changes: dict = field(default_factory=dict)
+    reviews: list[dict] = field(default_factory=list)
 
     @property
     def body(self) -> dict:
@@ -126,6 +156,43 @@ class PullRequest(Issue):
         self.review_comments.append(comment)
         return comment
 
+    def review_submit(self, data: dict, *, login: str) -> dict:
+        """A review as `POST .../pulls/{n}/reviews` creates it, refused as GitHub refuses one:
+        a comment on a path or line outside the diff fails the whole review, and nothing is stored."""
+        event = data.get("event")
+        if event not in REVIEW_STATES:
+            raise Refusal(message_answer(422, f"Unprocessable Entity: event {event!r} is not valid"))
+        if event != "APPROVE" and not data.get("body"):
+            raise Refusal(json_answer(422, {"message": "Unprocessable Entity", "errors": ["Body can't be blank"]}))
+        shown = {item["filename"]: patch_positions(item.get("patch")) for item in self.files}
+        for comment in data.get("comments") or []:
+            refusal = review_comment_refusal(comment, shown)
+            if refusal:
+                raise Refusal(json_answer(422, {"message": "Unprocessable Entity", "errors": [refusal]}))
+        review_id = next(self.repository.ids)
+        review = {
+            "id": review_id,
+            "node_id": f"PRR_{review_id}",
+            "user": {"login": login, "type": "Bot"},
+            "body": data.get("body") or "",
+            "state": REVIEW_STATES[event],
+            "html_url": f"https://github.com/{self.repository.full_name}/pull/{self.number}#pullrequestreview-{review_id}",
+            "commit_id": data.get("commit_id") or self.body["head"]["sha"],
+            "submitted_at": bodies.timestamp(now()),
+        }
+        self.reviews.append(review)
+        for comment in data.get("comments") or []:
+            self.review_comments.append(
+                {
+                    "id": next(self.repository.ids),
+                    "pull_request_review_id": review_id,
+                    "user": {"login": login, "type": "Bot"},
+                    "commit_id": review["commit_id"],
+                    **comment,
+                }
+            )
+        return review
+
 
 @dataclass(eq=False)
 class Repository:
@@ -137,10 +204,21 @@ class Repository:
     commits: dict[str, dict] = field(default_factory=dict)
     comparisons: dict[tuple[str, str], dict] = field(default_factory=dict)
     contents: dict[str, bytes] = field(default_factory=dict)  # one tree, whatever ref is asked
+    check_runs: list[dict] = field(default_factory=list)
+    check_run_annotations: dict[int, list[dict]] = field(default_factory=dict)  # check run id -> annotations
+    # Its git objects (the Git Data API): branches -> commit sha; commits; flat trees (path ->
+    # blob sha); blobs. Contents above stay apart: they serve the contents API alone.
+    default_branch: str = "master"
+    refs: dict[str, str] = field(default_factory=dict)
+    git_commits: dict[str, dict] = field(default_factory=dict)
+    trees: dict[str, dict[str, str]] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    tree_listing_limit: int = 100_000  # entries of a recursive tree listing past which GitHub truncates it
+    collaborators: dict[str, str] = field(default_factory=dict)  # lowercased login -> role name
 
     @property
     def body(self) -> dict:
-        return bodies.repository_body(self.id, self.full_name, self.private)
+        return {**bodies.repository_body(self.id, self.full_name, self.private), "default_branch": self.default_branch}
 
     @property
     def summary(self) -> dict:
@@ -151,8 +229,9 @@ class Repository:
         self.issues[number] = pull_request
         return pull_request
 
-    def issue(self, number: int, *, labels: Sequence[str] = ()) -> Issue:
-        issue = Issue(self, number, labels=list(labels))
+    def issue(self, number: int, *, labels: Sequence[str] = (), assignees: Sequence[str] = (), **fields) -> Issue:
+        """An issue; `fields`: its title, text (the body), state, state_reason, author."""
+        issue = Issue(self, number, labels=list(labels), assignees=list(assignees), **fields)
         self.issues[number] = issue
         return issue
 
@@ -166,12 +245,68 @@ class Repository:
         self.comparisons[(base, head)] = {
             "status": "ahead",
             "ahead_by": commits,
-            "commits": [{"sha": sha} for sha in shas],
+            "commits": [
+                bodies.compared_commit(self.full_name, sha, f"Commit {number}") for number, sha in enumerate(shas)
+            ],
             "files": list(files),
         }
 
     def file(self, path: str, content: bytes | str) -> None:
         self.contents[path] = content.encode() if isinstance(content, str) else content
+
+    def collaborator(self, login: str, role: str) -> None:
+        """`login` has the repository role `role` (read, triage, write, maintain, admin or a
+        custom role's name); anyone else is not a collaborator."""
+        self.collaborators[login.lower()] = role
+
+    def blob(self, content: bytes) -> str:
+        sha = git_object_sha("blob", content)
+        self.blobs[sha] = content
+        return sha
+
+    def tree(self, entries: dict[str, str]) -> str:
+        """A tree of `entries` (path -> blob sha), stored under the sha of what it holds."""
+        sha = git_object_sha("tree", repr(sorted(entries.items())).encode())
+        self.trees[sha] = dict(entries)
+        return sha
+
+    def git_commit(self, *, tree: str, parents: Sequence[str], message: str) -> str:
+        # Two commits of one tree, parents and message still differ, as their timestamps would.
+        content = f"{tree} {' '.join(parents)} {next(self.ids)}\n{message}".encode()
+        sha = git_object_sha("commit", content)
+        self.git_commits[sha] = {"tree": tree, "parents": list(parents), "message": message}
+        return sha
+
+    def push(self, branch: str, files: dict[str, bytes | str | None], *, message: str = "Update") -> str:
+        """Someone's commit of `files` (None: deleted) on top of `branch` (its first commit when
+        it has none yet), and the branch moved to it; returns the commit's sha."""
+        head = self.refs.get(branch)
+        entries = dict(self.trees[self.git_commits[head]["tree"]]) if head else {}
+        for path, content in files.items():
+            if content is None:
+                entries.pop(path, None)
+            else:
+                entries[path] = self.blob(content.encode() if isinstance(content, str) else content)
+        sha = self.git_commit(tree=self.tree(entries), parents=[head] if head else [], message=message)
+        self.refs[branch] = sha
+        return sha
+
+    def files_at(self, branch: str) -> dict[str, bytes]:
+        """The files of the branch's head commit, by path."""
+        tree = self.trees[self.git_commits[self.refs[branch]]["tree"]]
+        return {path: self.blobs[sha] for path, sha in tree.items()}
+
+    def descends(self, sha: str, ancestor: str) -> bool:
+        """Whether `ancestor` is `sha` or one of its ancestors (a move from it is a fast forward)."""
+        seen, pending = set(), [sha]
+        while pending:
+            current = pending.pop()
+            if current == ancestor:
+                return True
+            if current not in seen:
+                seen.add(current)
+                pending.extend(self.git_commits.get(current, {}).get("parents", []))
+        return False
 
 
 @dataclass(eq=False)
@@ -237,6 +372,7 @@ class GitHub(Service):
         self.users: list[User] = []
         self.hook_log: list[dict] = []  # newest first
         self.hook_log_page_size: int | None = None  # None: as many as `per_page` asks
+        self.interleaved: list[tuple[str, str, Callable[[], object]]] = []
 
     # What a test sets up.
 
@@ -302,6 +438,13 @@ class GitHub(Service):
             self.hook_log = sorted([*self.hook_log, entry], key=lambda item: item["id"], reverse=True)
         return entry
 
+    def meanwhile(self, method: str, path: str, action: Callable[[], object]) -> None:
+        """Run `action` when the next `method path` request arrives, before it is answered:
+        someone else acting on GitHub between two of our requests (a push between our read of
+        a branch and our update of it)."""
+        with self.lock:
+            self.interleaved.append((method, path, action))
+
     # What a test reads.
 
     @staticmethod
@@ -319,6 +462,10 @@ class GitHub(Service):
     # How it answers.
 
     def handle(self, request: Request) -> Answer:
+        due = next((item for item in self.interleaved if item[:2] == (request.method, request.path)), None)
+        if due is not None:
+            self.interleaved.remove(due)
+            due[2]()
         for candidate in ROUTES:
             match = candidate.pattern.fullmatch(request.path)
             if candidate.method == request.method and match:
@@ -532,6 +679,75 @@ class GitHub(Service):
         issue.labels.extend(label for label in request.json()["labels"] if label not in issue.labels)
         return json_answer(200, [{"id": index + 1, "name": label} for index, label in enumerate(issue.labels)])
 
+    # Issues: read, listed, opened, edited; labels taken off.
+
+    @route("GET", OWNER_NAME + r"/issues", auth="installation")
+    def _issues_list(self, request: Request, token: InstallationToken, owner: str, name: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        state, creator = request.query.get("state", "open"), request.query.get("creator")
+        wanted = [label for label in request.query.get("labels", "").split(",") if label]
+        listed = [
+            issue
+            for issue in repository.issues.values()
+            if state in ("all", issue.state)
+            and creator in (None, issue.author)
+            and all(label in issue.labels for label in wanted)
+        ]
+        newest_first = request.query.get("direction", "desc") == "desc"
+        listed.sort(key=lambda issue: (issue.created_at, issue.number), reverse=newest_first)
+        return paged(request, [issue.issue_body for issue in listed])
+
+    @route("GET", OWNER_NAME + r"/issues/(?P<number>\d+)", auth="installation")
+    def _issue_get(self, request: Request, token: InstallationToken, owner: str, name: str, number: str) -> Answer:
+        return json_answer(200, self._issue(self._covered(token, owner, name), number).issue_body)
+
+    @route("POST", OWNER_NAME + r"/issues", auth="installation")
+    def _issue_create(self, request: Request, token: InstallationToken, owner: str, name: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        data = request.json()
+        if not data.get("title"):
+            errors = [{"resource": "Issue", "field": "title", "code": "missing_field"}]
+            return json_answer(422, {"message": "Validation Failed", "errors": errors})
+        issue = repository.issue(
+            max(repository.issues, default=0) + 1,
+            labels=data.get("labels") or [],
+            assignees=data.get("assignees") or [],
+            title=data["title"],
+            text=data.get("body"),
+            author=f"{self.app_slug}[bot]",
+        )
+        return json_answer(201, issue.issue_body)
+
+    @route("PATCH", OWNER_NAME + r"/issues/(?P<number>\d+)", auth="installation")
+    def _issue_edit(self, request: Request, token: InstallationToken, owner: str, name: str, number: str) -> Answer:
+        issue = self._issue(self._covered(token, owner, name), number)
+        edits = request.json()
+        if "state" in edits and edits["state"] != issue.state:
+            # GitHub's own reason when none is given: closed as completed, or reopened.
+            issue.state_reason = "completed" if edits["state"] == "closed" else "reopened"
+        fields = {"title": "title", "body": "text", "state": "state", "state_reason": "state_reason"}
+        for key, attribute in {**fields, "assignees": "assignees", "labels": "labels"}.items():
+            if key in edits:
+                setattr(issue, attribute, edits[key])
+        return json_answer(200, issue.issue_body)
+
+    @route("GET", OWNER_NAME + r"/issues/(?P<number>\d+)/labels", auth="installation")
+    def _issue_labels(self, request: Request, token: InstallationToken, owner: str, name: str, number: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        issue = self._issue(repository, number)
+        return paged(request, [bodies.issue_label(repository.full_name, label) for label in issue.labels])
+
+    @route("DELETE", OWNER_NAME + r"/issues/(?P<number>\d+)/labels/(?P<label>[^/]+)", auth="installation")
+    def _label_remove(
+        self, request: Request, token: InstallationToken, owner: str, name: str, number: str, label: str
+    ) -> Answer:
+        repository = self._covered(token, owner, name)
+        issue = self._issue(repository, number)
+        if label not in issue.labels:
+            return message_answer(404, "Label does not exist")
+        issue.labels.remove(label)
+        return json_answer(200, [bodies.issue_label(repository.full_name, kept) for kept in issue.labels])
+
     @route("GET", OWNER_NAME + r"/commits/(?P<sha>[^/]+)", auth="installation")
     def _commit_get(self, request: Request, token: InstallationToken, owner: str, name: str, sha: str) -> Answer:
         commit = self._covered(token, owner, name).commits.get(sha)
@@ -567,6 +783,259 @@ class GitHub(Service):
             if item.startswith(f"{path}/")
         ]
         return json_answer(200, listing) if listing else message_answer(404)
+
+    # Git data: refs, commits, trees and blobs; and pull requests opened through the API.
+
+    @route("GET", OWNER_NAME + r"/git/ref/heads/(?P<branch>.+)", auth="installation")
+    def _git_ref_get(self, request: Request, token: InstallationToken, owner: str, name: str, branch: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        if branch not in repository.refs:
+            return message_answer(404)
+        return json_answer(200, git_ref_body(repository, branch))
+
+    @route("POST", OWNER_NAME + r"/git/refs", auth="installation")
+    def _git_ref_create(self, request: Request, token: InstallationToken, owner: str, name: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        data = request.json()
+        ref, sha = data.get("ref") or "", data.get("sha")
+        if not ref.startswith("refs/heads/") or ref.count("/") < 2:
+            return message_answer(422, "Reference name must start with 'refs/' and have at least two slashes.")
+        branch = ref.removeprefix("refs/heads/")
+        if branch in repository.refs:
+            return message_answer(422, "Reference already exists")
+        if sha not in repository.git_commits:
+            return message_answer(422, "Object does not exist")
+        repository.refs[branch] = sha
+        return json_answer(201, git_ref_body(repository, branch))
+
+    @route("PATCH", OWNER_NAME + r"/git/refs/heads/(?P<branch>.+)", auth="installation")
+    def _git_ref_update(self, request: Request, token: InstallationToken, owner: str, name: str, branch: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        data = request.json()
+        sha = data.get("sha")
+        if branch not in repository.refs:
+            return message_answer(422, "Reference does not exist")
+        if sha not in repository.git_commits:
+            return message_answer(422, "Object does not exist")
+        if not data.get("force") and not repository.descends(sha, repository.refs[branch]):
+            return message_answer(422, "Update is not a fast forward")
+        repository.refs[branch] = sha
+        return json_answer(200, git_ref_body(repository, branch))
+
+    @route("GET", OWNER_NAME + r"/git/commits/(?P<sha>[^/]+)", auth="installation")
+    def _git_commit_get(self, request: Request, token: InstallationToken, owner: str, name: str, sha: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        if sha not in repository.git_commits:
+            return message_answer(404)
+        return json_answer(200, git_commit_body(repository, sha))
+
+    @route("POST", OWNER_NAME + r"/git/commits", auth="installation")
+    def _git_commit_create(self, request: Request, token: InstallationToken, owner: str, name: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        data = request.json()
+        if data.get("tree") not in repository.trees:
+            return message_answer(422, "Tree SHA does not exist")
+        if any(parent not in repository.git_commits for parent in data.get("parents", [])):
+            return message_answer(422, "Parent SHA does not exist or is not a commit object")
+        sha = repository.git_commit(tree=data["tree"], parents=data.get("parents", []), message=data["message"])
+        return json_answer(201, git_commit_body(repository, sha))
+
+    @route("POST", OWNER_NAME + r"/git/trees", auth="installation")
+    def _git_tree_create(self, request: Request, token: InstallationToken, owner: str, name: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        data = request.json()
+        base = data.get("base_tree")
+        if base is not None and base not in repository.trees:
+            return message_answer(422, "base_tree is not a valid tree oid")
+        entries = dict(repository.trees[base]) if base else {}
+        for entry in data["tree"]:
+            path = entry["path"]
+            if "content" in entry and entry.get("sha") is not None:
+                return message_answer(422, "Must supply either tree.sha or tree.content. Request will be rejected.")
+            if "content" in entry:
+                entries[path] = repository.blob(entry["content"].encode())
+            elif "sha" not in entry:
+                return message_answer(422, "Must supply either tree.sha or tree.content.")
+            elif entry["sha"] is None:
+                if path not in entries:  # GitHub: "Returns an error if you try to delete a file that does not exist."
+                    return message_answer(422, f"GitRPC::BadObjectState: {path} does not exist")
+                del entries[path]
+            elif entry["sha"] in repository.blobs:
+                entries[path] = entry["sha"]
+            else:
+                return message_answer(422, "tree.sha is not a valid blob")
+        sha = repository.tree(entries)
+        tree = [
+            {"path": path, "mode": "100644", "type": "blob", "sha": blob, "size": len(repository.blobs[blob])}
+            for path, blob in sorted(entries.items())
+        ]
+        return json_answer(
+            201, {"sha": sha, "url": git_url(repository, f"trees/{sha}"), "tree": tree, "truncated": False}
+        )
+
+    @route("GET", OWNER_NAME + r"/git/trees/(?P<tree_sha>[^/]+)", auth="installation")
+    def _git_tree_get(self, request: Request, token: InstallationToken, owner: str, name: str, tree_sha: str) -> Answer:
+        """A tree by its sha, a commit's sha or a branch name; `recursive` (any value) lists
+        every subtree and blob under it, cut at the repository's listing limit."""
+        repository = self._covered(token, owner, name)
+        commit = repository.refs.get(tree_sha, tree_sha)
+        sha = repository.git_commits.get(commit, {}).get("tree", tree_sha)
+        if sha not in repository.trees:
+            return message_answer(404)
+        listing = tree_listing(repository, repository.trees[sha], recursive="recursive" in request.query)
+        limit = repository.tree_listing_limit
+        body = {"sha": sha, "url": git_url(repository, f"trees/{sha}"), "tree": listing[:limit]}
+        return json_answer(200, {**body, "truncated": len(listing) > limit})
+
+    @route("POST", OWNER_NAME + r"/git/blobs", auth="installation")
+    def _git_blob_create(self, request: Request, token: InstallationToken, owner: str, name: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        data = request.json()
+        encoded = data["content"]
+        content = base64.b64decode(encoded) if data.get("encoding") == "base64" else encoded.encode()
+        sha = repository.blob(content)
+        return json_answer(201, {"sha": sha, "url": git_url(repository, f"blobs/{sha}")})
+
+    @route("GET", OWNER_NAME + r"/pulls", auth="installation")
+    def _pull_requests_list(self, request: Request, token: InstallationToken, owner: str, name: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        state, head, base = (request.query.get(key) for key in ("state", "head", "base"))
+        listed = [
+            pull_request.body
+            for pull_request in repository.issues.values()
+            if isinstance(pull_request, PullRequest)
+            and pull_request.body["state"] in ({"open", "closed"} if state == "all" else {state or "open"})
+            and head in (None, pull_request.body["head"]["label"])
+            and base in (None, pull_request.body["base"]["ref"])
+        ]
+        return paged(request, listed)
+
+    @route("POST", OWNER_NAME + r"/pulls", auth="installation")
+    def _pull_request_create(self, request: Request, token: InstallationToken, owner: str, name: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        data = request.json()
+        head, base = data.get("head", ""), data.get("base", "")
+        branch = head.split(":", 1)[-1]
+        if branch not in repository.refs or base not in repository.refs:
+            field_name = "head" if branch not in repository.refs else "base"
+            return json_answer(
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [{"resource": "PullRequest", "field": field_name, "code": "invalid"}],
+                },
+            )
+        label = f"{repository.full_name.split('/')[0]}:{branch}"
+        if any(
+            isinstance(other, PullRequest)
+            and other.body["state"] == "open"
+            and (other.body["head"]["label"], other.body["base"]["ref"]) == (label, base)
+            for other in repository.issues.values()
+        ):
+            return message_answer(422, f"A pull request already exists for {label}.")
+        if repository.descends(repository.refs[base], repository.refs[branch]):
+            return message_answer(422, f"No commits between {base} and {branch}")
+        number = max(repository.issues, default=0) + 1
+        pull_request = repository.pull_request(
+            number,
+            **pull_request_fields(repository, number, branch=branch, base=base),
+            title=data.get("title", ""),
+            body=data.get("body"),
+            draft=bool(data.get("draft")),
+        )
+        return json_answer(201, pull_request.body)
+
+    @route("PATCH", OWNER_NAME + r"/pulls/(?P<number>\d+)", auth="installation")
+    def _pull_request_edit(
+        self, request: Request, token: InstallationToken, owner: str, name: str, number: str
+    ) -> Answer:
+        pull_request = self._pull_request(self._covered(token, owner, name), number)
+        edits = request.json()
+        pull_request.changes.update({key: edits[key] for key in ("title", "body", "state") if key in edits})
+        return json_answer(200, pull_request.body)
+
+    # Pull request reviews and check runs.
+
+    @route("GET", OWNER_NAME + r"/pulls/(?P<number>\d+)/reviews", auth="installation")
+    def _reviews(self, request: Request, token: InstallationToken, owner: str, name: str, number: str) -> Answer:
+        return paged(request, self._pull_request(self._covered(token, owner, name), number).reviews)
+
+    @route("POST", OWNER_NAME + r"/pulls/(?P<number>\d+)/reviews", auth="installation")
+    def _review_create(self, request: Request, token: InstallationToken, owner: str, name: str, number: str) -> Answer:
+        pull_request = self._pull_request(self._covered(token, owner, name), number)
+        return json_answer(200, pull_request.review_submit(request.json(), login=f"{self.app_slug}[bot]"))
+
+    @route("POST", OWNER_NAME + r"/check-runs", auth="installation")
+    def _check_run_create(self, request: Request, token: InstallationToken, owner: str, name: str) -> Answer:
+        repository = self._covered(token, owner, name)
+        data = request.json()
+        if not data.get("name") or not data.get("head_sha"):
+            return message_answer(422, "Invalid request: name and head_sha are required.")
+        check_run_id = next(self.ids)
+        check_run = {
+            "id": check_run_id,
+            "name": data["name"],
+            "head_sha": data["head_sha"],
+            "external_id": data.get("external_id") or "",
+            "status": "queued",
+            "conclusion": None,
+            "html_url": f"https://github.com/{repository.full_name}/runs/{check_run_id}",
+            "started_at": bodies.timestamp(now()),
+            "completed_at": None,
+            "output": {"title": None, "summary": None, "text": None, "annotations_count": 0},
+            "app": {"slug": self.app_slug},
+        }
+        check_run_apply(repository, check_run, data)
+        repository.check_runs.append(check_run)
+        return json_answer(201, check_run)
+
+    @route("PATCH", OWNER_NAME + r"/check-runs/(?P<check_run_id>\d+)", auth="installation")
+    def _check_run_update(
+        self, request: Request, token: InstallationToken, owner: str, name: str, check_run_id: str
+    ) -> Answer:
+        repository = self._covered(token, owner, name)
+        check_run = check_run_of(repository, check_run_id)
+        check_run_apply(repository, check_run, request.json())
+        return json_answer(200, check_run)
+
+    @route("GET", OWNER_NAME + r"/check-runs/(?P<check_run_id>\d+)", auth="installation")
+    def _check_run_get(
+        self, request: Request, token: InstallationToken, owner: str, name: str, check_run_id: str
+    ) -> Answer:
+        return json_answer(200, check_run_of(self._covered(token, owner, name), check_run_id))
+
+    @route("GET", OWNER_NAME + r"/check-runs/(?P<check_run_id>\d+)/annotations", auth="installation")
+    def _check_run_annotations(
+        self, request: Request, token: InstallationToken, owner: str, name: str, check_run_id: str
+    ) -> Answer:
+        repository = self._covered(token, owner, name)
+        check_run = check_run_of(repository, check_run_id)
+        return paged(request, repository.check_run_annotations.get(check_run["id"], []))
+
+    @route("GET", OWNER_NAME + r"/commits/(?P<ref>[^/]+)/check-runs", auth="installation")
+    def _check_runs_for_ref(
+        self, request: Request, token: InstallationToken, owner: str, name: str, ref: str
+    ) -> Answer:
+        wanted = request.query.get("check_name")
+        listed = [
+            check_run
+            for check_run in self._covered(token, owner, name).check_runs
+            if check_run["head_sha"] == ref and wanted in (None, check_run["name"])
+        ]
+        return paged(request, listed, "check_runs")
+
+    @route("GET", OWNER_NAME + r"/collaborators/(?P<username>[^/]+)/permission", auth="installation")
+    def _collaborator_permission(
+        self, request: Request, token: InstallationToken, owner: str, name: str, username: str
+    ) -> Answer:
+        role = self._covered(token, owner, name).collaborators.get(username.lower())
+        if role is None:
+            return message_answer(404, f"{username} is not a user")
+        # `permission` is the base one of the role: maintain counts as write, triage as read; a
+        # custom role here grants read.
+        permission = {"admin": "admin", "maintain": "write", "write": "write"}.get(role, "read")
+        user = {"login": username, "id": next(self.ids), "type": "User"}
+        return json_answer(200, {"permission": permission, "role_name": role, "user": user})
 
     # A user, with their own token.
 
@@ -663,3 +1132,161 @@ def content_entry(path: str, raw: bytes, *, with_content: bool) -> dict:
         "sha": hashlib.sha1(raw).hexdigest(),
     }
     return {**entry, "encoding": "base64", "content": base64.encodebytes(raw).decode()} if with_content else entry
+
+
+def git_object_sha(kind: str, content: bytes) -> str:
+    """The object's id as git computes it: the sha1 of its kind, size and content."""
+    return hashlib.sha1(f"{kind} {len(content)}\0".encode() + content).hexdigest()
+
+
+def git_url(repository: Repository, tail: str) -> str:
+    return f"https://api.github.com/repos/{repository.full_name}/git/{tail}"
+
+
+def git_ref_body(repository: Repository, branch: str) -> dict:
+    sha = repository.refs[branch]
+    return {
+        "ref": f"refs/heads/{branch}",
+        "node_id": f"REF_{hashlib.sha1(branch.encode()).hexdigest()[:12]}",
+        "url": git_url(repository, f"refs/heads/{branch}"),
+        "object": {"sha": sha, "type": "commit", "url": git_url(repository, f"commits/{sha}")},
+    }
+
+
+def git_commit_body(repository: Repository, sha: str) -> dict:
+    commit = repository.git_commits[sha]
+    person = {"name": "Codertocat", "email": "octocat@github.com", "date": "2011-04-14T16:00:49Z"}
+    return {
+        "sha": sha,
+        "node_id": f"C_{sha[:12]}",
+        "url": git_url(repository, f"commits/{sha}"),
+        "html_url": f"https://github.com/{repository.full_name}/commit/{sha}",
+        "author": person,
+        "committer": person,
+        "message": commit["message"],
+        "tree": {"sha": commit["tree"], "url": git_url(repository, f"trees/{commit['tree']}")},
+        "parents": [
+            {
+                "sha": parent,
+                "url": git_url(repository, f"commits/{parent}"),
+                "html_url": f"https://github.com/{repository.full_name}/commit/{parent}",
+            }
+            for parent in commit["parents"]
+        ],
+        "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None},
+    }
+
+
+def pull_request_fields(repository: Repository, number: int, *, branch: str, base: str) -> dict:
+    """What a pull request opened through the API has of its own, over the recorded example's."""
+    example = bodies.example("pull_request__opened")["pull_request"]
+    owner = repository.full_name.split("/")[0]
+
+    def side(name: str, ref: str) -> dict:
+        return {**example[name], "label": f"{owner}:{ref}", "ref": ref, "sha": repository.refs[ref]}
+
+    return {
+        "url": f"https://api.github.com/repos/{repository.full_name}/pulls/{number}",
+        "html_url": f"https://github.com/{repository.full_name}/pull/{number}",
+        "state": "open",
+        "head": side("head", branch),
+        "base": side("base", base),
+    }
+
+
+def tree_listing(repository: Repository, entries: dict[str, str], *, recursive: bool) -> list[dict]:
+    """A flat tree (path -> blob sha) as GitHub lists it: its directories as subtrees, and with
+    `recursive` everything under them too, by path."""
+    listed: dict[str, dict] = {}
+    for path, blob in entries.items():
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            directory = "/".join(parts[:depth])
+            tree_sha = git_object_sha("tree", directory.encode())
+            listed[directory] = {"path": directory, "mode": "040000", "type": "tree", "sha": tree_sha}
+        blob_entry = {"path": path, "mode": "100644", "type": "blob", "sha": blob, "size": len(repository.blobs[blob])}
+        listed[path] = blob_entry
+    chosen = [entry for path, entry in sorted(listed.items()) if recursive or "/" not in path]
+    return [{**entry, "url": git_url(repository, f"{entry['type']}s/{entry['sha']}")} for entry in chosen]
+
+
+def patch_positions(patch: str | None) -> dict[tuple[str, int], int]:
+    """(side, line) -> hunk index for every line a file's patch shows: what GitHub lets a review
+    comment sit on (no patch, as for a binary file: nothing)."""
+    shown: dict[tuple[str, int], int] = {}
+    hunk, old, new = -1, 0, 0
+    for text in (patch or "").splitlines():
+        header = re.match(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@", text)
+        if header:
+            hunk, old, new = hunk + 1, int(header.group(1)), int(header.group(2))
+        elif hunk >= 0 and text.startswith("+"):
+            shown[("RIGHT", new)], new = hunk, new + 1
+        elif hunk >= 0 and text.startswith("-"):
+            shown[("LEFT", old)], old = hunk, old + 1
+        elif hunk >= 0 and not text.startswith("\\"):
+            shown[("LEFT", old)] = shown[("RIGHT", new)] = hunk
+            old, new = old + 1, new + 1
+    return shown
+
+
+def review_comment_refusal(comment: dict, shown: dict[str, dict]) -> str | None:
+    """GitHub's error for a review comment it cannot place, or None."""
+    positions = shown.get(comment.get("path", ""))
+    if positions is None:
+        return "Path could not be resolved"
+    side = comment.get("side", "RIGHT")
+    hunk = positions.get((side, comment.get("line")))
+    if hunk is None:
+        return "pull_request_review_thread.line must be part of the diff"
+    if "start_line" in comment:
+        start = positions.get((comment.get("start_side", side), comment["start_line"]))
+        if start != hunk:
+            return "pull_request_review_thread.start_line must be part of the same hunk as the line."
+    return None
+
+
+def check_run_of(repository: Repository, check_run_id: str) -> dict:
+    check_run = next((item for item in repository.check_runs if item["id"] == int(check_run_id)), None)
+    if check_run is None:
+        raise Refusal(message_answer(404))
+    return check_run
+
+
+def check_run_apply(repository: Repository, check_run: dict, data: dict) -> None:
+    """A create's or update's fields on the check run, checked first as GitHub checks them:
+    nothing changes when one is refused. Annotations add to those the check run holds."""
+    status, conclusion, output = data.get("status"), data.get("conclusion"), data.get("output")
+    annotations = (output or {}).get("annotations") or []
+    if status is not None and status not in CHECK_RUN_STATUSES:
+        raise Refusal(message_answer(422, f"Invalid request: status {status!r} is not a member of the enum."))
+    if conclusion is not None and conclusion not in CHECK_RUN_CONCLUSIONS:
+        raise Refusal(message_answer(422, f"Invalid request: conclusion {conclusion!r} is not a member of the enum."))
+    if status == "completed" and conclusion is None and check_run["conclusion"] is None:
+        raise Refusal(message_answer(422, "Invalid request: conclusion is required when status is completed."))
+    if output is not None and not (output.get("title") and output.get("summary")):
+        raise Refusal(message_answer(422, "Invalid request: output requires title and summary."))
+    if len(annotations) > ANNOTATIONS_PER_REQUEST:
+        raise Refusal(
+            message_answer(422, f"Invalid request: only {ANNOTATIONS_PER_REQUEST} annotations are allowed per request.")
+        )
+    required = ("path", "start_line", "end_line", "annotation_level", "message")
+    if any(not all(annotation.get(key) for key in required) for annotation in annotations):
+        raise Refusal(message_answer(422, f"Invalid request: an annotation needs {', '.join(required)}."))
+    if conclusion is not None:
+        status = "completed"
+    if status is not None:
+        check_run["status"] = status
+    if conclusion is not None:
+        check_run["conclusion"] = conclusion
+    if status == "completed":
+        check_run["completed_at"] = bodies.timestamp(now())
+    if output is not None:
+        held = repository.check_run_annotations.setdefault(check_run["id"], [])
+        blob = f"https://github.com/{repository.full_name}/blob/{check_run['head_sha']}"
+        held.extend({**annotation, "blob_href": f"{blob}/{annotation['path']}"} for annotation in annotations)
+        check_run["output"] = {
+            "title": output["title"],
+            "summary": output["summary"],
+            "text": output.get("text"),
+            "annotations_count": len(held),
+        }

@@ -83,7 +83,8 @@ def served(double: Double | None = None) -> Iterator[Served]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(serving))
     server.daemon_threads = True
     serving.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Polled often, so that shutting down (at the end of every test that uses the LLM) is quick.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield serving
     finally:

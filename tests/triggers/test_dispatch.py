@@ -38,7 +38,7 @@ def test_a_pull_request_delivery_ends_in_a_completed_run(workflow, deliver):
 
 
 def test_the_ai_review_workflow_end_to_end(user, installation, deliver, github, llm, settings):
-    settings.AI_BASE_URL, settings.AI_MODEL = "https://llm.test/v1", "gpt-test"
+    settings.AI_MODEL = "gpt-test"  # AI_BASE_URL: the `llm` fixture's
     github_connection(user, INSTALLATION, repositories={186853002: REPO})
     workflow_save(
         owner=user, name="AI review", definition=REVIEW, triggers=[{"repository": REPO, "events": ["pull_request"]}]

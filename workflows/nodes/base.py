@@ -15,6 +15,15 @@ class StepRetryLater(Exception):
         self.delay = delay
 
 
+class ParamsInvalid(Exception):
+    """Parameters that a JSON schema cannot refuse alone (a schema given as a parameter that is
+    not itself valid), refused when the definition is saved; `field` names the parameter."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class StepContext:
     """What a node knows of its run: the tenant it works in (owner, installation, repository:
@@ -44,6 +53,8 @@ class NodeType:
     # Called with a successful step's output when its run is cancelled (a newer run of the same
     # concurrency group took over), to close what the step opened: a check run left in progress.
     on_cancel: Callable[[dict, StepContext], None] | None = None
+    # Called with the saved (unrendered) parameters once they fit `schema`; raises ParamsInvalid.
+    params_check: Callable[[dict], None] | None = None
 
     def lets_through(self, output: dict | None) -> bool:
         """Whether the steps that depend on a successful step of this type may run."""
@@ -61,6 +72,7 @@ def node_type(
     writes: bool = False,
     gates: bool = False,
     on_cancel: Callable[[dict, StepContext], None] | None = None,
+    params_check: Callable[[dict], None] | None = None,
 ):
     """Register a node type; its parameters are `properties` (JSON schema), and no others. Its
     `execute` returns the step's output, or raises StepFailed or StepRetryLater: any other
@@ -69,7 +81,13 @@ def node_type(
 
     def register(execute: Callable[[dict, StepContext], dict]) -> Callable[[dict, StepContext], dict]:
         NODE_TYPES[name] = NodeType(
-            name=name, schema=schema, execute=execute, writes=writes, gates=gates, on_cancel=on_cancel
+            name=name,
+            schema=schema,
+            execute=execute,
+            writes=writes,
+            gates=gates,
+            on_cancel=on_cancel,
+            params_check=params_check,
         )
         return execute
 

@@ -28,6 +28,7 @@ from workflows.nodes.base import (
     StepRetryLater,
     node_type,
 )
+from workflows.selectors import run_workflow_id
 
 COMMIT_SHA = re.compile(r"^[0-9a-fA-F]{7,64}\Z")  # abbreviated to full SHA-1, or SHA-256
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -156,9 +157,22 @@ def get_file(params: dict, context: StepContext) -> dict:
     return file_content(installation_id=installation_id, repo=repository, path=path, ref=ref, reads=_reads(context))
 
 
+def _comment_marker_key(params: dict, context: StepContext) -> str:
+    """A comment of its own for each run; a `persistent` one is the workflow's, for this node:
+    every later run edits it (a summary kept current, as PR-Agent keeps its own)."""
+    if params.get("persistent") is True:
+        return f"workflow:{run_workflow_id(run_id=context.run_id)}:{context.node_id}"
+    return f"{context.run_id}:{context.node_id}"
+
+
 @github_node(
     "github.create_comment",
-    properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE, "body": TEMPLATED_STRING},
+    properties={
+        "repository": TEMPLATED_STRING,
+        "number": NUMBER_OR_TEMPLATE,
+        "body": TEMPLATED_STRING,
+        "persistent": {"type": "boolean"},
+    },
     required=("body",),
     writes=True,
 )
@@ -169,7 +183,7 @@ def create_comment(params: dict, context: StepContext) -> dict:
         repo=repository,
         number=_number(params, context),
         body=params["body"],
-        marker_key=f"{context.run_id}:{context.node_id}",
+        marker_key=_comment_marker_key(params, context),
     )
     return {"id": result.id, "html_url": result.html_url, "created": result.created}
 

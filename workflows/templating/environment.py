@@ -199,4 +199,6 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return BoundedBuffer()
 
 
-bounded_environment = BoundedEnvironment(undefined=StrictUndefined, autoescape=False)
+# A parameter renders to exactly what it says: a file committed by github.commit_files keeps its
+# final newline (Jinja2 drops one by default).
+bounded_environment = BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
