@@ -231,4 +231,7 @@ def test_compaction_folds_exited_processes_into_an_archive_and_keeps_every_total
     assert change(earlier, after, "github_webhook_received_total", event="compaction-probe") == 4
     assert value(after, "github_api_rate_limit_remaining", installation="compaction-probe") == 77
     assert value(after, "github_webhook_intake_seconds_count") == value(before, "github_webhook_intake_seconds_count")
-    assert value(after, "github_webhook_intake_seconds_sum") == value(before, "github_webhook_intake_seconds_sum")
+    # Folding adds in another order: the float sum may differ in its last bits.
+    assert value(after, "github_webhook_intake_seconds_sum") == pytest.approx(
+        value(before, "github_webhook_intake_seconds_sum")
+    )

@@ -121,7 +121,7 @@ def test_in_diff_comments_are_inline_and_the_others_move_into_the_body(github, r
     }
 
 
-def test_github_refuses_a_review_with_a_comment_outside_the_diff(github):
+def test_github_refuses_a_review_with_a_comment_outside_the_diff(github, db):
     """What the placement prevents: the same comment sent inline fails the whole review."""
     pull_request = pull_request_to_review(github)
     outside = {"path": "app/load.py", "line": 12, "side": "RIGHT", "body": "Unrelated."}
