@@ -15,11 +15,13 @@ from github_app.webhooks.views import github_webhook
 from integrations.apis import IntegrationDeleteApi, IntegrationListApi
 from operations import health
 from operations.dashboard.views import dashboard
+from operations.home import home
 from operations.metrics import metrics_view
 from triggers.apis import TriggerTestApi, WorkflowDetailApi, WorkflowListCreateApi
 from workflows.apis import RunDetailApi, RunRerunApi, WorkflowRunListApi, WorkflowTestApi
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("health", health.health_ready, name="health"),
     path("health/live", health.health_live, name="health-live"),

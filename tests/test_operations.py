@@ -1,6 +1,8 @@
 import os
+from pathlib import Path
 
 import pytest
+import yaml
 from django.core.management import call_command
 from kombu import Connection
 
@@ -59,3 +61,12 @@ def test_every_beat_entry_names_a_registered_task(settings):
     app.loader.import_default_modules()
 
     assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= set(app.tasks)
+
+
+def test_every_compose_service_has_a_health_check():
+    """An orchestrator can only restart, or wait for, what it can probe."""
+    compose = yaml.safe_load((Path(__file__).resolve().parent.parent / "docker-compose.yml").read_text())
+
+    for name, service in compose["services"].items():
+        check = service.get("healthcheck") or {}
+        assert check.get("test") and not check.get("disable"), name
