@@ -18,7 +18,7 @@ from operations.dashboard.views import dashboard
 from operations.home import home
 from operations.metrics import metrics_view
 from triggers.apis import TriggerTestApi, WorkflowDetailApi, WorkflowListCreateApi
-from workflows.apis import RunDetailApi, RunRerunApi, WorkflowRunListApi, WorkflowTestApi
+from workflows.apis import RunDetailApi, RunRerunApi, WorkflowRunListApi, WorkflowTemplateListApi, WorkflowTestApi
 
 urlpatterns = [
     path("", home, name="home"),
@@ -43,6 +43,7 @@ urlpatterns = [
     path("api/v1/app/integrations/<uuid:token_id>", IntegrationDeleteApi.as_view(), name="integration"),
     path("api/v1/app/deliveries", DeliveryListApi.as_view(), name="deliveries"),
     path("api/v1/app/deliveries/<int:delivery_pk>/replay", DeliveryReplayApi.as_view(), name="delivery-replay"),
+    path("api/v1/app/workflow-templates", WorkflowTemplateListApi.as_view(), name="workflow-templates"),
     path("api/v1/app/workflows", WorkflowListCreateApi.as_view(), name="workflows"),
     path("api/v1/app/workflows/<uuid:workflow_id>", WorkflowDetailApi.as_view(), name="workflow"),
     path("api/v1/app/workflows/<uuid:workflow_id>/runs", WorkflowRunListApi.as_view(), name="workflow-runs"),

@@ -1,7 +1,7 @@
 """The trigger test, and the workflow APIs that save a workflow with its triggers."""
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,7 +11,7 @@ from aiworkflow.api import AuthenticatedRequest
 from github_app.webhooks.events import WORKFLOW_EVENTS
 from triggers.filters import payload_changed_files, trigger_evaluate
 from triggers.selectors import trigger_configs
-from triggers.services import trigger_config_check, workflow_save
+from triggers.services import trigger_config_check, workflow_save, workflow_save_from_template
 from workflows.models import Workflow
 from workflows.selectors import workflow_get, workflow_list
 from workflows.services import workflow_delete
@@ -70,6 +70,20 @@ class WorkflowInputSerializer(serializers.Serializer):
     )
 
 
+class WorkflowFromTemplateInputSerializer(serializers.Serializer):
+    template = serializers.CharField(max_length=100)
+    repository = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200, required=False)
+    is_active = serializers.BooleanField(default=True)
+
+    def validate(self, attrs: dict) -> dict:
+        # The template is the definition and the triggers: one given alongside would be ignored.
+        given = sorted({"definition", "triggers"} & set(self.initial_data))
+        if given:
+            raise serializers.ValidationError(f"Give `template` or {' and '.join(given)}, not both.")
+        return attrs
+
+
 def _trigger_configs(data: dict) -> list | None:
     return [trigger["config"] for trigger in data["triggers"]] if "triggers" in data else None
 
@@ -79,8 +93,17 @@ class WorkflowListCreateApi(APIView):
     def get(self, request: AuthenticatedRequest) -> Response:
         return Response({"results": WorkflowOutputSerializer(workflow_list(user=request.user), many=True).data})
 
-    @extend_schema(request=WorkflowInputSerializer, responses={201: WorkflowOutputSerializer})
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="WorkflowCreateInput",
+            serializers=[WorkflowInputSerializer, WorkflowFromTemplateInputSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={201: WorkflowOutputSerializer},
+    )
     def post(self, request: AuthenticatedRequest) -> Response:
+        if isinstance(request.data, dict) and "template" in request.data:
+            return self._post_from_template(request)
         serializer = WorkflowInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -90,6 +113,19 @@ class WorkflowListCreateApi(APIView):
             definition=data["definition"],
             is_active=data["is_active"],
             triggers=_trigger_configs(data),
+        )
+        return Response(WorkflowOutputSerializer(workflow).data, status=status.HTTP_201_CREATED)
+
+    def _post_from_template(self, request: AuthenticatedRequest) -> Response:
+        serializer = WorkflowFromTemplateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        workflow = workflow_save_from_template(
+            owner=request.user,
+            template_name=data["template"],
+            repository=data["repository"],
+            name=data.get("name"),
+            is_active=data["is_active"],
         )
         return Response(WorkflowOutputSerializer(workflow).data, status=status.HTTP_201_CREATED)
 

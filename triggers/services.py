@@ -19,6 +19,7 @@ from triggers.filters import COMMAND_EVENTS, REPOSITORY_ROLES
 from triggers.models import Trigger, TriggerIndex
 from triggers.patterns import PatternInvalid, pattern_compile
 from workflows.models import Workflow
+from workflows.selectors import workflow_template_get
 from workflows.services import workflow_create, workflow_update
 
 PATTERN_LISTS = ("branches", "branches_ignore", "tags", "tags_ignore", "paths", "paths_ignore")
@@ -179,3 +180,19 @@ def workflow_save(
     if triggers is not None:
         triggers_replace(workflow=workflow, configs=triggers)
     return workflow
+
+
+def workflow_save_from_template(
+    *, owner: User, template_name: str, repository: str, name: str | None = None, is_active: bool = True
+) -> Workflow:
+    """Create a workflow from a shipped template, its triggers aimed at `repository`: saved as a
+    hand-written one is, so the same checks (the repository among the owner's included) apply.
+    The default name records the template and its version."""
+    template = workflow_template_get(name=template_name)
+    return workflow_save(
+        owner=owner,
+        name=name or f"{template['title']} (template {template['name']} v{template['version']})",
+        definition=template["definition"],
+        is_active=is_active,
+        triggers=[{**config, "repository": repository} for config in template["triggers"]],
+    )

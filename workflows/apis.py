@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from aiworkflow.api import AuthenticatedRequest, newest_first_pagination
 from aiworkflow.redaction import redact_secrets
 from github_app.webhooks.events import WORKFLOW_EVENTS
-from workflows.selectors import run_get, run_list, workflow_get
+from workflows.selectors import run_get, run_list, workflow_get, workflow_template_list
 from workflows.services import run_rerun, workflow_test
 
 
@@ -93,3 +93,25 @@ class RunRerunApi(APIView):
             run = run_rerun(run=run_get(user=request.user, run_id=run_id))
         run.refresh_from_db()
         return Response(RunDetailOutputSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WorkflowTemplateListApi(APIView):
+    class WorkflowTemplateListOutputSerializer(serializers.Serializer):
+        class WorkflowTemplateOutputSerializer(serializers.Serializer):
+            name = serializers.CharField()
+            version = serializers.IntegerField()
+            title = serializers.CharField()
+            description = serializers.CharField()
+            events = serializers.SerializerMethodField()
+            definition = serializers.JSONField()
+            triggers = serializers.ListField(child=serializers.DictField())
+
+            def get_events(self, template: dict) -> list[str]:
+                return sorted({event for config in template["triggers"] for event in config["events"]})
+
+        templates = WorkflowTemplateOutputSerializer(many=True)
+
+    @extend_schema(responses=WorkflowTemplateListOutputSerializer)
+    def get(self, request: AuthenticatedRequest) -> Response:
+        templates = {"templates": workflow_template_list()}
+        return Response(self.WorkflowTemplateListOutputSerializer(templates).data)

@@ -1,5 +1,6 @@
 """Sign and post webhook deliveries the way GitHub does."""
 
+import json
 import re
 import uuid
 
@@ -48,3 +49,24 @@ def post_webhook(
 
 def post_fixture(client: Client, name: str, **kwargs):
     return post_webhook(client, fixture_body(name), event=fixture_event(name), **kwargs)
+
+
+def recorded_event_deliver(client: Client, capture, name: str, *, event: str, installation_id: int, **changes):
+    """Post a recorded payload aimed at `installation_id`, with `changes` (`key` or `key__field`),
+    signed as GitHub signs it, and process it (and its runs) at once; `capture` is pytest-django's
+    django_capture_on_commit_callbacks. Returns the stored delivery."""
+    from github_app.models import WebhookDelivery
+    from tests.conftest import load_fixture
+
+    payload = load_fixture(name)
+    payload["installation"] = {"id": installation_id}
+    for key, value in changes.items():
+        target, _, field = key.partition("__")
+        if field:
+            payload[target][field] = value
+        else:
+            payload[key] = value
+    with capture(execute=True):
+        response = post_webhook(client, json.dumps(payload).encode(), event=event)
+    assert response.status_code == 202
+    return WebhookDelivery.objects.get(delivery_id=response.json()["delivery_id"])

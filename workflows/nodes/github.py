@@ -8,11 +8,13 @@ execution, so a revoked or narrowed connection stops reruns and replays too.
 
 import contextlib
 import functools
+import json
 import re
 from collections.abc import Callable, Iterator
 
 import requests
 from github import GithubException
+from jsonschema import Draft202012Validator
 
 from aiworkflow.errors import ApplicationError
 from github_app.api.installation_client import GitHubRetryLater
@@ -188,24 +190,47 @@ def create_comment(params: dict, context: StepContext) -> dict:
     return {"id": result.id, "html_url": result.html_url, "created": result.created}
 
 
+LABELS_TO_ADD = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "maxLength": 100},
+    "minItems": 1,
+    "maxItems": 100,
+}
+
+
+def _labels_to_add(params: dict) -> list[str]:
+    """`labels` as rendered: a list, or a string of JSON from an earlier step's output
+    (`"{{ nodes.classify.json.labels|tojson }}"`), checked here since the saved template could
+    not be."""
+    labels = params["labels"]
+    if isinstance(labels, str):
+        try:
+            labels = json.loads(labels)
+        except ValueError as exc:
+            raise StepFailed(
+                f"`labels` is a string but not JSON ({exc}); render a list with `|tojson`, "
+                "e.g. {{ nodes.classify.json.labels|tojson }}."
+            ) from None
+    error = next(iter(Draft202012Validator(LABELS_TO_ADD).iter_errors(labels)), None)
+    if error is not None:
+        raise StepFailed(f"`labels`: {error.message[:300]}.")
+    return labels
+
+
 @github_node(
     "github.add_labels",
     properties={
         "repository": TEMPLATED_STRING,
         "number": NUMBER_OR_TEMPLATE,
-        "labels": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1, "maxLength": 100},
-            "minItems": 1,
-            "maxItems": 100,
-        },
+        "labels": {"anyOf": [LABELS_TO_ADD, {"type": "string", "minLength": 1, "maxLength": 100_000}]},
     },
     required=("labels",),
     writes=True,
 )
 def add_labels(params: dict, context: StepContext) -> dict:
+    labels_given = _labels_to_add(params)
     installation_id, repository = _repository(params, context)
     labels = labels_add(
-        installation_id=installation_id, repo=repository, number=_number(params, context), labels=params["labels"]
+        installation_id=installation_id, repo=repository, number=_number(params, context), labels=labels_given
     )
     return {"labels": labels}
