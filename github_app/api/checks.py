@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from github import Github
 
 from github_app.api.installation_client import installation_call
-from github_app.api.reads import PER_PAGE, _read
+from github_app.api.reads import _paged, _pages, _read
 from github_app.api.writes import _write
 
 ANNOTATIONS_PER_REQUEST = 50  # GitHub's limit per create or update request
 MAX_ANNOTATIONS = 1000
 MAX_ANNOTATIONS_LISTED = 3000
-MAX_CHECK_RUN_PAGES = 10
+MAX_CHECK_RUNS_SEARCHED = 1000  # check runs of one name on one commit
 OUTPUT_TEXT_MAX_CHARS = 65535  # GitHub's cap on an output's summary and text
 FINAL_FIELDS = ("status", "conclusion", "completed_at")
 
@@ -49,16 +49,15 @@ def output_text_clip(text: str) -> str:
 
 def _check_run_find(github: Github, *, repo: str, head_sha: str, name: str, external_id: str) -> dict | None:
     """The check run of `external_id` among those named `name` on the commit, if any."""
-    for page in range(1, MAX_CHECK_RUN_PAGES + 1):
-        data = _read(
-            github,
-            f"/repos/{repo}/commits/{head_sha}/check-runs",
-            params={"check_name": name, "filter": "all", "per_page": PER_PAGE, "page": page},
-        )
-        found = next((run for run in data["check_runs"] if run.get("external_id") == external_id), None)
-        if found is not None or len(data["check_runs"]) < PER_PAGE:
-            return found
-    return None
+    pages = _paged(
+        github,
+        f"/repos/{repo}/commits/{head_sha}/check-runs",
+        max_items=MAX_CHECK_RUNS_SEARCHED,
+        params={"check_name": name, "filter": "all"},
+        item_key="check_runs",
+    )
+    runs = (run for data in pages for run in data["check_runs"])
+    return next((run for run in runs if run.get("external_id") == external_id), None)
 
 
 def _annotation_key(annotation: dict) -> tuple:
@@ -69,16 +68,8 @@ def _annotations_missing(github: Github, *, repo: str, check_run: dict, annotati
     """The annotations the check run does not hold yet (each counted: two equal ones are two)."""
     if not annotations or not (check_run.get("output") or {}).get("annotations_count"):
         return annotations
-    held: Counter = Counter()
-    for page in range(1, MAX_ANNOTATIONS_LISTED // PER_PAGE + 1):
-        batch = _read(
-            github,
-            f"/repos/{repo}/check-runs/{check_run['id']}/annotations",
-            params={"per_page": PER_PAGE, "page": page},
-        )
-        held.update(_annotation_key(annotation) for annotation in batch)
-        if len(batch) < PER_PAGE:
-            break
+    listed = _pages(github, f"/repos/{repo}/check-runs/{check_run['id']}/annotations", limit=MAX_ANNOTATIONS_LISTED)
+    held = Counter(_annotation_key(annotation) for annotation in listed)
     missing = []
     for annotation in annotations:
         key = _annotation_key(annotation)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from github import Github, GithubException
 
 from github_app.api.installation_client import installation_call
-from github_app.api.reads import PER_PAGE, ConditionalReads, _pages, _read
+from github_app.api.reads import PER_PAGE, ConditionalReads, _paged, _pages, _read
 from github_app.api.writes import _write, comment_marker
 
 MAX_ISSUE_COMMENTS = 300
@@ -79,15 +79,9 @@ class IssueResult:
 def _issue_with_marker(github: Github, repo: str, marker: str, creator: str | None) -> dict | None:
     """The newest issue (of `creator`, when known) whose body carries `marker`, among the last
     MAX_ISSUES_SEARCHED opened; read afresh, since it may have been opened a moment ago."""
-    query = {"state": "all", "sort": "created", "direction": "desc", "per_page": PER_PAGE}
-    if creator:
-        query["creator"] = creator
-    for page in range(1, MAX_ISSUES_SEARCHED // PER_PAGE + 1):
-        issues = _read(github, f"/repos/{repo}/issues", params={**query, "page": page})
-        mine = next((issue for issue in issues if marker in (issue.get("body") or "")), None)
-        if mine is not None or len(issues) < PER_PAGE:
-            return mine
-    return None
+    query = {"state": "all", "sort": "created", "direction": "desc", **({"creator": creator} if creator else {})}
+    pages = _paged(github, f"/repos/{repo}/issues", max_items=MAX_ISSUES_SEARCHED, params=query)
+    return next((issue for issues in pages for issue in issues if marker in (issue.get("body") or "")), None)
 
 
 def issue_create(

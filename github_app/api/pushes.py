@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from github import Github
 
 from github_app.api.installation_client import installation_call
-from github_app.api.reads import PER_PAGE, ConditionalReads, _read, _segments
+from github_app.api.reads import ConditionalReads, _paged, _read, _segments
 
 PAYLOAD_MAX_COMMITS = 20  # GitHub lists no more in a push payload
 MAX_PUSH_COMMITS = 250  # what a comparison lists without being asked for more pages
@@ -109,14 +109,10 @@ def _comparison_read(github: Github, repo: str, before: str, after: str, reads: 
     commits: list[dict] = []
     files: list[dict] = []
     total = 0
-    for page in range(1, -(-MAX_PUSH_COMMITS // PER_PAGE) + 1):
-        data = _read(github, path, params={"per_page": PER_PAGE, "page": page}, reads=reads)
-        batch = data.get("commits", [])
-        commits.extend(batch)
+    for data in _paged(github, path, max_items=MAX_PUSH_COMMITS, reads=reads, item_key="commits"):
+        commits.extend(data["commits"])
         files = files or data.get("files", [])  # only the first page lists them
         total = data.get("total_commits", len(commits))
-        if len(batch) < PER_PAGE:
-            break
     budget = _PatchBudget()
     commits = commits[:MAX_PUSH_COMMITS]
     return {

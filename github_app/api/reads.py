@@ -9,6 +9,7 @@ comment carries a hidden marker so that a retried step edits its own comment.
 import base64
 import hashlib
 import json
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from django.conf import settings
@@ -81,19 +82,30 @@ def _error_body(text: str) -> dict:
     return data if isinstance(data, dict) else {"message": text[:500]}
 
 
+def _paged(
+    github: Github,
+    path: str,
+    *,
+    max_items: int,
+    params: dict | None = None,
+    reads: ConditionalReads | None = None,
+    item_key: str | None = None,
+) -> Iterator:
+    """Each page of a listed resource (the whole answer: some carry more than their items), until
+    one is short or `max_items` have been listed; a caller may stop early."""
+    for page in range(1, -(-max_items // PER_PAGE) + 1):
+        data = _read(github, path, params={**(params or {}), "per_page": PER_PAGE, "page": page}, reads=reads)
+        yield data
+        if len(data[item_key] if item_key else data) < PER_PAGE:
+            return
+
+
 def _pages(
     github: Github, path: str, *, limit: int, reads: ConditionalReads | None = None, item_key: str | None = None
 ) -> list:
     """Every item of a listed resource, page by page, up to `limit`."""
-    items: list = []
-    page = 1
-    while len(items) < limit:
-        data = _read(github, path, params={"per_page": PER_PAGE, "page": page}, reads=reads)
-        batch = data[item_key] if item_key else data
-        items.extend(batch)
-        if len(batch) < PER_PAGE:
-            break
-        page += 1
+    pages = _paged(github, path, max_items=limit, reads=reads, item_key=item_key)
+    items = [item for data in pages for item in (data[item_key] if item_key else data)]
     return items[:limit]
 
 
