@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import database_prepare, service_env  # noqa: E402
+from bench.common import Reference, database_prepare, figure_record, service_env  # noqa: E402
 
 DELIVERIES = int(os.environ.get("BENCH_DELIVERIES", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5000"))
@@ -186,6 +186,12 @@ def main() -> None:
         f"{queries} SQL queries; median / {TARGET_MS} ms target = {median / TARGET_MS:.2f}, "
         f"p95 / target = {p95 / TARGET_MS:.2f}"
     )
+    target = Reference("target", "at most", TARGET_MS)
+    figure_record(
+        name=f"/dashboard/ render median, {DELIVERIES:,} deliveries", value=median, unit="ms", reference=target
+    )
+    figure_record(name=f"/dashboard/ render p95, {DELIVERIES:,} deliveries", value=p95, unit="ms", reference=target)
+    figure_record(name="/dashboard/ SQL queries a render", value=queries, unit="queries")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from bench.common import REDIS_URL, database_prepare, service_env  # noqa: E402
+from bench.common import REDIS_URL, Reference, database_prepare, figure_record, service_env  # noqa: E402
 from tests.github_double import Double, GitHub, served, source_files  # noqa: E402
 
 REPO = "octo/widgets"
@@ -93,7 +94,9 @@ def measure(api_url: str, github: GitHub) -> None:
     django_setup(api_url, REDIS_URL)
     from github_app.api.reads import ConditionalReads, pull_request_context
 
-    reads = ConditionalReads("bench-run")
+    # A namespace of its own: the ETags of an earlier run stay in the cache for a day, and would make
+    # this run's cold read warm.
+    reads = ConditionalReads(f"bench-run-{uuid.uuid4()}")
     for label in ("cold", "warm"):
         asked_before = github.count()
         context = pull_request_context(installation_id=INSTALLATION, repo=REPO, number=1, reads=reads)
@@ -103,6 +106,12 @@ def measure(api_url: str, github: GitHub) -> None:
             f"pull-request context, {label}: {full + not_modified} requests ({full} answered in full, {not_modified} "
             f"not modified) = {full} primary rate-limit points; {len(context['files'])} files"
         )
+        figure_record(
+            name=f"rate-limit points of a {FILES}-file pull-request context, {label}",
+            value=full,
+            unit="points",
+            reference=Reference("target", "at most", 0) if label == "warm" else None,
+        )
 
     for store, redis_url in (("Redis", REDIS_URL), ("database", "")):
         mints = measure_mints(api_url, github, redis_url)
@@ -111,6 +120,12 @@ def measure(api_url: str, github: GitHub) -> None:
             f"token mints, {store} store, {PROCESSES} processes for {MINT_SECONDS} s with tokens usable {USABLE_SECONDS} s: "
             f"{mints} (one per {MINT_SECONDS / max(mints, 1):.1f} s; {mints / windows:.2f} a usable window, "
             f"so {60 / 55 * mints / windows:.2f} an hour with GitHub's one-hour tokens)"
+        )
+        figure_record(
+            name=f"token mints a usable window, {store} store, {PROCESSES} processes",
+            value=mints / windows,
+            unit="",
+            reference=Reference("target", "one a token lifetime", 1),
         )
 
 

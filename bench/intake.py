@@ -35,7 +35,17 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import floor  # noqa: E402
-from bench.common import DATABASE_URL, QUEUE, REDIS_URL, ROOT, SECRET, database_prepare, service_env  # noqa: E402
+from bench.common import (  # noqa: E402
+    DATABASE_URL,
+    QUEUE,
+    REDIS_URL,
+    ROOT,
+    SECRET,
+    Reference,
+    database_prepare,
+    figure_record,
+    service_env,
+)
 from github_app.webhooks.signatures import signature_for  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
@@ -48,6 +58,8 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
 RATE = 100
 TARGET_RATIO = 0.7
+TARGET_P99_MS = 50
+TARGET_MEMORY_RATIO = 4
 
 # Endpoint -> the WSGI application gunicorn serves it with; both take the same requests.
 APPLICATIONS = {"intake": "aiworkflow.wsgi:application", "floor": "bench.floor:application"}
@@ -342,7 +354,20 @@ def print_results(cases: dict, results: dict) -> None:
         print(
             f"{case}: intake/durable floor throughput with {WORKERS} gunicorn workers {statistics.median(each):.2f}x "
             f"(runs {min(each):.2f}x-{max(each):.2f}x; target >= {TARGET_RATIO}x); "
-            f"p99 at 100 req/s {p99:.1f} ms (target <= 50 ms)"
+            f"p99 at 100 req/s {p99:.1f} ms (target <= {TARGET_P99_MS} ms)"
+        )
+        floor_rps = median_of(results[(case, "floor", "throughput")], "rps")
+        figure_record(
+            name=f"{case} throughput, {CONCURRENCY} clients",
+            value=median_of(results[(case, "intake", "throughput")], "rps"),
+            unit="req/s",
+            reference=Reference("floor", f"bare WSGI app under the same gunicorn; target {TARGET_RATIO}x", floor_rps),
+        )
+        figure_record(
+            name=f"{case} p99 at {RATE} req/s",
+            value=p99,
+            unit="ms",
+            reference=Reference("target", "at most", TARGET_P99_MS),
         )
 
 
@@ -376,8 +401,14 @@ def main() -> None:
         print(
             f"{endpoint}: one {size_mib:.1f} MiB delivery (HTTP {figures['status']}) raised a web worker's peak memory by "
             f"{figures['peak_growth_mib']:.1f} MiB = {figures['peak_growth_mib'] / size_mib:.2f}x the payload"
-            + (" (target < 4x)" if endpoint == "intake" else "")
+            + (f" (target < {TARGET_MEMORY_RATIO}x)" if endpoint == "intake" else "")
         )
+    figure_record(
+        name=f"a web worker's peak memory raise for one {size_mib:.0f} MiB delivery, over its size",
+        value=memory["intake"]["peak_growth_mib"] / size_mib,
+        unit="x",
+        reference=Reference("target", "under", TARGET_MEMORY_RATIO),
+    )
     redis.Redis.from_url(REDIS_URL).delete(QUEUE)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import database_prepare, service_env  # noqa: E402
+from bench.common import Reference, database_prepare, figure_record, service_env  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
 REPOSITORIES = 10_000
@@ -25,6 +25,8 @@ INSTALLATIONS = 1_000  # each installation, and its one user, covers 10 reposito
 EVENTS = ("pull_request", "push", "issues", "issue_comment", "release")
 SAMPLES = 300
 SCAN_SAMPLES = {1_000: 300, 10_000: 100, 100_000: 20}
+TARGET_P50_MS = 5
+TARGET_GROWTH = 2
 
 
 def repository_name(number: int) -> str:
@@ -191,7 +193,18 @@ def main() -> None:
         )
     growth = rows[-1][1] / rows[0][1]
     print(
-        f"\nindexed p50 at 100k / at 1k: {growth:.2f}x (target <= 2x); at 100k: {rows[-1][1]:.2f} ms (target <= 5 ms)"
+        f"\nindexed p50 at 100k / at 1k: {growth:.2f}x (target <= {TARGET_GROWTH}x); "
+        f"at 100k: {rows[-1][1]:.2f} ms (target <= {TARGET_P50_MS} ms)"
+    )
+    largest, index_p50, _, scan_p50, _ = rows[-1]
+    name = f"indexed match p50, {largest:,} triggers"
+    figure_record(name=name, value=index_p50, unit="ms", reference=Reference("target", "at most", TARGET_P50_MS))
+    figure_record(name=name, value=index_p50, unit="ms", reference=Reference("peer", "the spec's scan", scan_p50))
+    figure_record(
+        name=f"indexed match p50, {largest:,} over {SIZES[0]:,} triggers",
+        value=growth,
+        unit="x",
+        reference=Reference("target", "at most", TARGET_GROWTH),
     )
 
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from bench.common import QUEUE, REDIS_URL, ROOT, database_prepare, service_env  # noqa: E402
+from bench.common import QUEUE, REDIS_URL, ROOT, database_prepare, figure_record, service_env  # noqa: E402
 from tests.github_double import Double, served, source_files  # noqa: E402
 
 REPO = "octo/widgets"
@@ -196,9 +196,12 @@ def measure(double: Double) -> None:
     )
     answered = Counter(f"{request.method} {request.status}" for request in double.github.requests())
     print(f"GitHub double answered: {dict(answered)}; the LLM {double.llm.count()} request(s)")
+    overhead = measure_overhead(user)
     print(
-        f"engine overhead: {measure_overhead(user):.2f} ms per step (steps that do nothing, {OVERHEAD_RUNS} runs of {OVERHEAD_STEPS})"
+        f"engine overhead: {overhead:.2f} ms per step (steps that do nothing, {OVERHEAD_RUNS} runs of {OVERHEAD_STEPS})"
     )
+    figure_record(name="3-step review runs, 1 worker x 2 processes", value=rate, unit="runs/s")
+    figure_record(name="the engine's own cost a step (steps that do nothing)", value=overhead, unit="ms")
 
 
 if __name__ == "__main__":

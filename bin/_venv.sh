@@ -1,5 +1,5 @@
-# Sourced by bin/run, bin/test and bin/lint: makes .venv with Python 3.11+ and keeps it on the dev lock.
-# The dev lock is the runtime lock plus the test and dev tools, which all three commands need
+# Sourced by bin/run, bin/test, bin/lint and bin/bench: makes .venv with Python 3.11+ and keeps it on the dev lock.
+# The dev lock is the runtime lock plus the test and dev tools, which these commands need
 # (honcho for bin/run, pytest for bin/test, ruff and mypy for bin/lint).
 
 find_python() {
