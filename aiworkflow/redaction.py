@@ -1,4 +1,5 @@
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING
@@ -97,7 +98,19 @@ def configured_secrets() -> tuple[str, ...]:
     """The secrets the settings hold that have no shape of their own (a webhook secret may be any
     string): text is searched for them literally. None before the settings are loaded, as in
     gunicorn's master process, which logs without them."""
-    return _configured_secrets_read() if settings.configured else ()
+    if not settings.configured:
+        return ()
+    return _configured_secrets_read() + tuple(secret for source in _SECRET_SOURCES for secret in source())
+
+
+# Secrets held elsewhere than in the settings (a registered GitHub App's, in the database); each
+# source answers from memory, as redaction runs inside logging and may not query.
+_SECRET_SOURCES: list[Callable[[], tuple[str, ...]]] = []
+
+
+def secret_source_register(source: Callable[[], tuple[str, ...]]) -> None:
+    if source not in _SECRET_SOURCES:
+        _SECRET_SOURCES.append(source)
 
 
 @cache

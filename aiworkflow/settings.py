@@ -146,6 +146,11 @@ AXES_RESET_ON_SUCCESS = True
 # the client chooses.
 AXES_CLIENT_IP_CALLABLE = "aiworkflow.net.client_ip"
 
+# The session login of the pages for users (/connect/); the admin and the staff dashboard keep
+# the admin's own login, which admits staff only.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "connect"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -276,6 +281,13 @@ GITHUB_INSTALL_CALLBACK_THROTTLE_RATE = env("GITHUB_INSTALL_CALLBACK_THROTTLE_RA
 GITHUB_REPOSITORY_ACCESS_MAX_AGE_SECONDS = env.int("GITHUB_REPOSITORY_ACCESS_MAX_AGE_SECONDS", default=3600)
 GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS = env.int("GITHUB_REPOSITORY_ACCESS_SYNC_INTERVAL_SECONDS", default=300)
 FRONTEND_URL = env("FRONTEND_URL", default="").rstrip("/")
+# In development, the credentials of an App registered at /setup/github-app/ are also written to
+# this file, so they outlive the database; they are always kept (encrypted) in the database, and
+# the environment's values win over the database's (github_app/credentials.py). Empty: no file.
+GITHUB_APP_REGISTRATION_DOTENV = env(
+    "GITHUB_APP_REGISTRATION_DOTENV",
+    default=str(BASE_DIR / ".env") if DEBUG and env.bool("DJANGO_READ_DOT_ENV_FILE", default=True) else "",
+)
 
 # Webhook intake. Both secrets are accepted, so the secret rotates without downtime: set the new
 # one as GITHUB_WEBHOOK_SECRET and the old one as ..._PREVIOUS, change it on GitHub, then drop

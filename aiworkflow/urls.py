@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -10,10 +11,12 @@ from github_app.install.apis import (
     GitHubInstallUrlApi,
     GitHubIntegrationListApi,
 )
+from github_app.install.connect import connect
 from github_app.webhooks.apis import DeliveryListApi, DeliveryReplayApi
 from github_app.webhooks.views import github_webhook
 from integrations.apis import IntegrationDeleteApi, IntegrationListApi
 from operations import health
+from operations.app_setup.views import app_setup, app_setup_done
 from operations.dashboard.views import dashboard
 from operations.home import home
 from operations.metrics import metrics_view
@@ -23,11 +26,16 @@ from workflows.apis import RunDetailApi, RunRerunApi, WorkflowRunListApi, Workfl
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("connect/", connect, name="connect"),
     path("health", health.health_ready, name="health"),
     path("health/live", health.health_live, name="health-live"),
     path("health/ready", health.health_ready, name="health-ready"),
     path("metrics", metrics_view, name="metrics"),
     path("dashboard/", dashboard, name="dashboard"),
+    path("setup/github-app/", app_setup, name="app-setup"),
+    path("setup/github-app/done/", app_setup_done, name="app-setup-done"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/auth/token", TokenObtainApi.as_view(), name="auth-token"),

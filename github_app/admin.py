@@ -10,6 +10,7 @@ from aiworkflow.errors import ApplicationError
 from aiworkflow.redaction import redact_secrets
 from github_app.install.installations import installation_resync
 from github_app.models import (
+    AppRegistration,
     Installation,
     InstallationRepository,
     PendingInstallCompletion,
@@ -228,6 +229,32 @@ class RedeliveryRequestAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, ordering="received")
     def received(self, redelivery: RedeliveryRequest) -> bool:
         return redelivery.received  # type: ignore[attr-defined]  # annotated by get_queryset
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AppRegistration)
+class AppRegistrationAdmin(admin.ModelAdmin):
+    """Apps registered at /setup/github-app/; the newest is the one in use wherever the
+    environment leaves a setting empty. Read-only, secrets never shown. Deleting the newest puts
+    the one before back in use, in every process within 30 seconds."""
+
+    list_display = fields = readonly_fields = (
+        "name",
+        "app_id",
+        "slug",
+        "owner_login",
+        "owner_type",
+        "html_url",
+        "client_id",
+        "bot_user_id",
+        "registered_by",
+        "created_at",
+    )
 
     def has_add_permission(self, request) -> bool:
         return False

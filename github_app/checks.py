@@ -3,12 +3,16 @@ import ipaddress
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from github_app.api.app_jwt import app_private_key_pem
+from github_app.credentials import app_credentials
+
+# Where a deployment with no GitHub App yet registers one (operations.app_setup).
+REGISTRATION_HINT = "Register the App at /setup/github-app/ (staff only), or set the GITHUB_* settings."
 
 
 @register()
 def check_install_ownership_proof(app_configs, **kwargs) -> list:
-    if settings.GITHUB_CLIENT_ID and settings.GITHUB_CLIENT_SECRET:
+    credentials = app_credentials()
+    if credentials.client_id and credentials.client_secret:
         return []
     if settings.DEBUG:
         return [
@@ -18,6 +22,8 @@ def check_install_ownership_proof(app_configs, **kwargs) -> list:
                 id="github_app.W001",
             )
         ]
+    if not credentials.app_id:
+        return []  # no App at all yet: github_app.W002 says how to register one
     return [
         Error(
             "GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET are not set: no installation can be bound, because its "
@@ -30,25 +36,35 @@ def check_install_ownership_proof(app_configs, **kwargs) -> list:
 
 @register()
 def check_app_credentials(app_configs, **kwargs) -> list:
+    credentials = app_credentials()
     missing = [
         name
-        for name, value in (("GITHUB_APP_ID", settings.GITHUB_APP_ID), ("GITHUB_APP_SLUG", settings.GITHUB_APP_SLUG))
+        for name, value in (
+            ("GITHUB_APP_ID", credentials.app_id),
+            ("GITHUB_APP_SLUG", credentials.slug),
+            ("GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH", credentials.private_key),
+        )
         if not value
     ]
-    if not app_private_key_pem():
-        missing.append("GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH")
     if not missing:
         return []
-    return [Warning(f"The GitHub App is not configured: {', '.join(missing)} unset.", id="github_app.W002")]
+    return [
+        Warning(
+            f"The GitHub App is not configured: {', '.join(missing)} unset.",
+            hint=REGISTRATION_HINT,
+            id="github_app.W002",
+        )
+    ]
 
 
 @register()
 def check_webhook_secret(app_configs, **kwargs) -> list:
-    if settings.GITHUB_WEBHOOK_SECRET:
+    credentials = app_credentials()
+    if credentials.webhook_secret:
         return []
     message = "GITHUB_WEBHOOK_SECRET is not set: every webhook delivery is refused with 401."
-    if settings.DEBUG:
-        return [Warning(message, id="github_app.W003")]
+    if settings.DEBUG or not credentials.app_id:
+        return [Warning(message, hint=REGISTRATION_HINT, id="github_app.W003")]
     return [Error(message, hint="Set it to the App's webhook secret.", id="github_app.E003")]
 
 

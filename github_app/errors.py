@@ -64,3 +64,13 @@ class UserTokenRejected(ApplicationError):
 class PathOutsideRepository(ApplicationError):
     status_code = 422
     default_message = "The path has a . or .. segment; it must stay inside the repository."
+
+
+class AppRegistrationStateInvalid(ApplicationError):
+    status_code = 400
+    default_message = "This App registration was not started here, by you, in this browser, within the hour."
+
+
+class AppManifestCodeInvalid(ApplicationError):
+    status_code = 400
+    default_message = "GitHub did not accept the registration code: it is used or more than an hour old."

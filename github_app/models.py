@@ -228,3 +228,28 @@ class RedeliveryRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event}.{self.action} {self.delivery_id}" if self.action else f"{self.event} {self.delivery_id}"
+
+
+class AppRegistration(models.Model):
+    """A GitHub App registered from this deployment through GitHub's manifest flow. The newest
+    row is the App: its credentials fill whatever the environment leaves empty
+    (github_app.credentials), so a deployment can start with no GitHub settings at all."""
+
+    app_id = models.BigIntegerField()
+    slug = models.CharField(max_length=100)
+    name = models.CharField(max_length=100)
+    html_url = models.URLField(max_length=500)
+    owner_login = models.CharField(max_length=255)
+    owner_type = models.CharField(max_length=32)
+    client_id = models.CharField(max_length=100)
+    client_secret = EncryptedTextField()
+    webhook_secret = EncryptedTextField()
+    private_key = EncryptedTextField()
+    bot_user_id = models.BigIntegerField(null=True, blank=True, help_text="The `<slug>[bot]` account's id.")
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} (App {self.app_id})"

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from aiworkflow.celery import app as celery_app
+from github_app.credentials import registered_app_credentials_forget
 from github_app.webhooks.views import spent_addresses
 from tests.github_double import Chat, Double, GitHub, mock_double, served
 from tests.github_double.served import LLM_PREFIX
@@ -43,6 +44,7 @@ def fresh_cache():
     to have used up their failures."""
     cache.clear()
     spent_addresses.clear()
+    registered_app_credentials_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,8 @@ from django.core.management.base import CommandError
 from aiworkflow.celery import app as celery_app
 from github_app.models import WebhookDelivery
 from tests.conftest import FIXTURES, github_connection
+from tests.workflows.test_node_reviews import INSTALLATION as REVIEWED_INSTALLATION
+from tests.workflows.test_node_reviews import pull_request_to_review
 from triggers.services import workflow_save
 from workflows.models import WorkflowRun
 
@@ -124,6 +126,32 @@ class TestLocal:
 
         assert "no candidate" in output
         assert WorkflowRun.objects.count() == 0
+
+
+class TestFirstReview:
+    def test_a_replayed_pull_request_starts_a_run_of_the_shipped_review_template(
+        self, api, user, github, llm, settings
+    ):
+        """README, "Your first AI review": a workflow from the template, then a recorded
+        pull_request aimed at one's own installation and repository and replayed here."""
+        settings.AI_API_KEY, settings.AI_MODEL = "sk-test", "gpt-test"
+        github.app_slug = settings.GITHUB_APP_SLUG
+        pull_request_to_review(github)  # GitHub's side: installation REVIEWED_INSTALLATION and pull request 2
+        github_connection(user, REVIEWED_INSTALLATION, repositories={REPO_ID: REPO})
+        llm.answers((200, json.dumps({"summary": "Looks fine.", "verdict": "COMMENT", "comments": []})))
+        created = api.post(
+            "/api/v1/app/workflows", {"template": "ai-pull-request-review", "repository": REPO}, format="json"
+        )
+
+        output = replay(
+            FIXTURES / "github" / "pull_request__opened.json", "--local", "--installation", REVIEWED_INSTALLATION
+        )
+
+        run = WorkflowRun.objects.get()
+        assert str(run.workflow_id) == created.json()["id"]
+        assert "matched yes" in output and "completed/success" in output
+        [review] = github.repository(REPO).issues[2].reviews
+        assert review["body"].startswith("Looks fine.")
 
 
 class TestStoredDelivery:

@@ -6,7 +6,7 @@ failure becomes one of the project's errors, whose messages never carry a token.
 
 import contextlib
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 from django.conf import settings
@@ -18,7 +18,9 @@ from aiworkflow import logcontext
 from aiworkflow.errors import ApplicationError
 from github_app.api.app_jwt import app_auth
 from github_app.api.call_log import github_call_log
+from github_app.credentials import app_credentials
 from github_app.errors import (
+    AppManifestCodeInvalid,
     GitHubAppNotConfigured,
     GitHubBadGateway,
     GitHubUnavailable,
@@ -108,10 +110,11 @@ def oauth_token_refresh(*, refresh_token: str) -> dict:
 
 
 def _oauth_token_request(grant: dict) -> dict:
+    credentials = app_credentials()
     try:
         response = requests.post(
             f"{settings.GITHUB_BASE_URL}/login/oauth/access_token",
-            data={"client_id": settings.GITHUB_CLIENT_ID, "client_secret": settings.GITHUB_CLIENT_SECRET, **grant},
+            data={"client_id": credentials.client_id, "client_secret": credentials.client_secret, **grant},
             headers={"Accept": "application/json"},
             timeout=settings.GITHUB_HTTP_TIMEOUT_SECONDS,
             hooks={"response": github_call_log},
@@ -128,6 +131,44 @@ def _oauth_token_request(grant: dict) -> dict:
         reason = data.get("error", "no_token") if isinstance(data, dict) else "no_token"
         raise OAuthCodeInvalid(detail={"reason": str(reason)})
     return data
+
+
+def app_manifest_convert(*, code: str) -> dict:
+    """The App GitHub registered from our manifest, with its credentials, for the code of the
+    redirect (`POST /app-manifests/{code}/conversions`, unauthenticated, within the hour).
+    https://docs.github.com/en/apps/sharing-github-apps/registering-a-github-app-from-a-manifest
+    """
+    try:
+        response = requests.post(
+            f"{settings.GITHUB_API_BASE_URL}/app-manifests/{quote(code, safe='')}/conversions",
+            headers={"Accept": "application/vnd.github+json"},
+            timeout=settings.GITHUB_HTTP_TIMEOUT_SECONDS,
+            hooks={"response": github_call_log},
+        )
+    except requests.RequestException:
+        raise GitHubUnavailable() from None
+    if response.status_code in (404, 422):
+        raise AppManifestCodeInvalid()
+    if response.status_code != 201:
+        raise GitHubBadGateway(detail={"github_status": response.status_code})
+    try:
+        data = response.json()
+    except ValueError:
+        raise GitHubBadGateway("GitHub's answer to the registration was not JSON.") from None
+    required = ("id", "slug", "pem", "webhook_secret", "client_id", "client_secret")
+    if not isinstance(data, dict) or not all(data.get(key) for key in required):
+        raise GitHubBadGateway("GitHub's answer to the registration lacks the App's credentials.")
+    return data
+
+
+def app_bot_user_id(*, slug: str) -> int | None:
+    """The id of the App's `<slug>[bot]` account (`GET /users/{login}`), or None when GitHub
+    does not answer it: the bot is then recognised by its login alone."""
+    try:
+        with Github(**client_options()) as anonymous:
+            return anonymous.get_user(f"{slug}[bot]").id
+    except (GithubException, requests.RequestException):
+        return None
 
 
 def user_installation_access(*, user_token: str, installation_id: int) -> dict | None:

@@ -1,12 +1,11 @@
 """The App's own credentials: its private key, and the JWT it signs to speak as the App."""
 
-from pathlib import Path
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from github import Auth
+
+from github_app.credentials import app_credentials, environment_private_key
 
 # GitHub's clock may run behind ours: an `iat` in its future is refused, so it is backdated.
 JWT_ISSUED_AT_OFFSET_SECONDS = -60
@@ -14,23 +13,10 @@ JWT_ISSUED_AT_OFFSET_SECONDS = -60
 JWT_EXPIRY_SECONDS = 540
 
 
-def app_private_key_pem() -> str:
-    """The configured PEM: GITHUB_APP_PRIVATE_KEY (literal "\\n" accepted) or the file at
-    GITHUB_APP_PRIVATE_KEY_PATH; empty when neither is set."""
-    if settings.GITHUB_APP_PRIVATE_KEY:
-        return settings.GITHUB_APP_PRIVATE_KEY.replace("\\n", "\n")
-    if settings.GITHUB_APP_PRIVATE_KEY_PATH:
-        try:
-            return Path(settings.GITHUB_APP_PRIVATE_KEY_PATH).read_text()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"GITHUB_APP_PRIVATE_KEY_PATH cannot be read: {exc.strerror}.") from None
-    return ""
-
-
 def app_private_key_validate() -> None:
-    """Fail at startup, with a message that quotes nothing of the key, when one is configured
-    but is not an RSA private key in PEM."""
-    pem = app_private_key_pem()
+    """Fail at startup, with a message that quotes nothing of the key, when the environment
+    gives one that is not an RSA private key in PEM (a registered App's key is GitHub's own)."""
+    pem = environment_private_key()
     if not pem:
         return
     try:
@@ -46,9 +32,12 @@ def app_private_key_validate() -> None:
 
 def app_auth() -> Auth.AppAuth | None:
     """PyGithub's App authentication (a fresh RS256 JWT per request), or None if unconfigured."""
-    pem = app_private_key_pem()
-    if not (settings.GITHUB_APP_ID and pem):
+    credentials = app_credentials()
+    if not (credentials.app_id and credentials.private_key):
         return None
     return Auth.AppAuth(
-        settings.GITHUB_APP_ID, pem, jwt_expiry=JWT_EXPIRY_SECONDS, jwt_issued_at=JWT_ISSUED_AT_OFFSET_SECONDS
+        credentials.app_id,
+        credentials.private_key,
+        jwt_expiry=JWT_EXPIRY_SECONDS,
+        jwt_issued_at=JWT_ISSUED_AT_OFFSET_SECONDS,
     )

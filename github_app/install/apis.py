@@ -2,6 +2,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -134,7 +135,7 @@ class GitHubInstallCallbackApi(APIView):
         )
         if result.pending is None:
             body = self.InstallRequestedOutputSerializer({"status": "requested"}).data
-            return self._answer(body, status.HTTP_202_ACCEPTED, {"status": "requested"})
+            return self._answer(request, body, status.HTTP_202_ACCEPTED, {"status": "requested"})
         pending = result.pending
         body = self.InstallPendingOutputSerializer(
             {
@@ -145,7 +146,7 @@ class GitHubInstallCallbackApi(APIView):
             }
         ).data
         query = {"status": "pending", "completion": result.completion, "installation_id": pending.installation_id}
-        return self._answer(body, status.HTTP_200_OK, query)
+        return self._answer(request, body, status.HTTP_200_OK, query)
 
     @staticmethod
     def _account(installation_data: dict) -> dict:
@@ -159,11 +160,22 @@ class GitHubInstallCallbackApi(APIView):
         }
 
     @staticmethod
-    def _answer(body: dict, status_code: int, query: dict) -> Response | HttpResponseRedirect:
+    def _answer(request: Request, body: dict, status_code: int, query: dict) -> Response | HttpResponseRedirect:
         if settings.FRONTEND_URL:
             separator = "&" if "?" in settings.FRONTEND_URL else "?"
             return HttpResponseRedirect(f"{settings.FRONTEND_URL}{separator}{urlencode(query)}")
+        if _browser_asks(request):
+            # No frontend to take the completion: the service's own page completes the install.
+            connect_query = {"completion": query["completion"]} if "completion" in query else query
+            return HttpResponseRedirect(f"{reverse('connect')}?{urlencode(connect_query)}")
         return Response(body, status=status_code)
+
+
+def _browser_asks(request: Request) -> bool:
+    """A browser lists text/html by name in Accept; API clients and clients sending none or only
+    */* keep the JSON answer."""
+    accepted = request.headers.get("Accept", "").split(",")
+    return any(media.split(";")[0].strip().lower() == "text/html" for media in accepted)
 
 
 class GitHubIntegrationOutputSerializer(IntegrationItemSerializer):

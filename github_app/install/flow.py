@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from github_app.api import app_client, installation_client
+from github_app.credentials import app_credentials
 from github_app.errors import (
     GitHubAppNotConfigured,
     InstallationOwnershipUnverified,
@@ -68,12 +69,13 @@ def install_state_issue(*, user: User) -> str:
 
 
 def install_url_build(*, user: User) -> str:
-    if not settings.GITHUB_APP_SLUG:
+    slug = app_credentials().slug
+    if not slug:
         raise GitHubAppNotConfigured(detail={"missing": "GITHUB_APP_SLUG"})
     # GitHub Enterprise Server serves apps under /github-apps/, github.com under /apps/.
     apps_path = "apps" if settings.GITHUB_BASE_URL == "https://github.com" else "github-apps"
     query = urlencode({"state": install_state_issue(user=user)})
-    return f"{settings.GITHUB_BASE_URL}/{apps_path}/{settings.GITHUB_APP_SLUG}/installations/new?{query}"
+    return f"{settings.GITHUB_BASE_URL}/{apps_path}/{slug}/installations/new?{query}"
 
 
 def install_state_verify(*, state: str) -> InstallStateClaims:
@@ -105,7 +107,8 @@ def _installation_ownership_verify(*, installation_id: int, code: str | None) ->
     probe installation ids. Without OAuth client credentials nothing can be proved: only a
     DEBUG deployment may then go on (the `github_app.E001` check says so).
     """
-    if not (settings.GITHUB_CLIENT_ID and settings.GITHUB_CLIENT_SECRET):
+    credentials = app_credentials()
+    if not (credentials.client_id and credentials.client_secret):
         if settings.DEBUG:
             return InstallingUser(token={}, account={})
         raise InstallationOwnershipUnverified(
@@ -186,7 +189,10 @@ def _pending_completion_create(
     return InstallCallbackResult(completion=completion, pending=pending)
 
 
-def _pending_completion_get(*, completion: str) -> PendingInstallCompletion:
+def pending_completion_get(*, completion: str, user: User) -> PendingInstallCompletion:
+    """The usable pending install that `completion` names, for the user its state named only:
+    anyone else is refused before anything of the install is read out (the connect page shows
+    it, the completion binds it)."""
     pending = PendingInstallCompletion.objects.filter(key_digest=_completion_digest(completion)).first()
     if pending is None:
         raise InstallCompletionInvalid()
@@ -194,6 +200,8 @@ def _pending_completion_get(*, completion: str) -> PendingInstallCompletion:
         raise InstallCompletionInvalid("The install completion has already been used.")
     if pending.expires_at <= timezone.now():
         raise InstallCompletionInvalid("The install completion has expired; install the App again.")
+    if pending.user_id != user.pk:
+        raise InstallCompletionWrongUser()
     return pending
 
 
@@ -215,9 +223,7 @@ def install_complete(*, completion: str, user: User) -> InstallCompleteResult:
     A refusal or a GitHub failure binds nothing and leaves the completion usable; the
     conditional spend makes two concurrent completions bind once.
     """
-    pending = _pending_completion_get(completion=completion)
-    if pending.user_id != user.pk:
-        raise InstallCompletionWrongUser()
+    pending = pending_completion_get(completion=completion, user=user)
     repositories = installation_client.installation_repositories_fetch(installation_id=pending.installation_id)
     user_repositories = _installing_user_repositories(pending=pending, repositories=repositories)
 

@@ -5,11 +5,14 @@ import hmac
 
 from django.conf import settings
 
+from github_app.credentials import app_credentials
+
 SIGNATURE_PREFIX = "sha256="
 
 
 def webhook_secrets() -> list[str]:
-    return [secret for secret in (settings.GITHUB_WEBHOOK_SECRET, settings.GITHUB_WEBHOOK_SECRET_PREVIOUS) if secret]
+    current = app_credentials().webhook_secret
+    return [secret for secret in (current, settings.GITHUB_WEBHOOK_SECRET_PREVIOUS) if secret]
 
 
 def signature_for(*, body: bytes, secret: str) -> str:

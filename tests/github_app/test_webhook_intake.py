@@ -417,6 +417,7 @@ class TestSystemChecks:
     def ids(self) -> set[str]:
         return {message.id for message in checks.run_checks() if message.id}
 
+    @pytest.mark.django_db  # with no secret in the environment, a registered App's is looked for
     def test_missing_secret_is_an_error_in_production_and_a_warning_in_debug(self, settings):
         settings.GITHUB_WEBHOOK_SECRET = ""
         assert "github_app.E003" in self.ids()

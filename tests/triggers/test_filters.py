@@ -242,6 +242,7 @@ class TestTheAppsOwnEvents:
 
         assert evaluate({"events": ["issue_comment"]}, "issue_comment", payload).matched
 
+    @pytest.mark.django_db  # with no slug in the environment, a registered App's is looked for
     def test_without_a_slug_no_login_is_taken_for_the_app(self, settings):
         settings.GITHUB_APP_SLUG = ""
         payload = {**load_fixture("issue_comment__created"), "sender": {"login": "[bot]", "type": "User"}}

@@ -1,5 +1,5 @@
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class StepFailed(Exception):
@@ -55,6 +55,9 @@ class NodeType:
     on_cancel: Callable[[dict, StepContext], None] | None = None
     # Called with the saved (unrendered) parameters once they fit `schema`; raises ParamsInvalid.
     params_check: Callable[[dict], None] | None = None
+    # The GitHub App permissions its calls need (`issues: write`...): what the App registration
+    # asks for (operations.app_setup.manifest), and what the node reference lists.
+    permissions: dict[str, str] = field(default_factory=dict)
 
     def lets_through(self, output: dict | None) -> bool:
         """Whether the steps that depend on a successful step of this type may run."""
@@ -73,6 +76,7 @@ def node_type(
     gates: bool = False,
     on_cancel: Callable[[dict, StepContext], None] | None = None,
     params_check: Callable[[dict], None] | None = None,
+    permissions: dict[str, str] | None = None,
 ):
     """Register a node type; its parameters are `properties` (JSON schema), and no others. Its
     `execute` returns the step's output, or raises StepFailed or StepRetryLater: any other
@@ -88,6 +92,7 @@ def node_type(
             gates=gates,
             on_cancel=on_cancel,
             params_check=params_check,
+            permissions=permissions or {},
         )
         return execute
 

@@ -118,7 +118,11 @@ def _reads(context: StepContext) -> ConditionalReads:
     return ConditionalReads(f"run:{context.run_id}")
 
 
-@github_node("github.get_pull_request", properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE})
+@github_node(
+    "github.get_pull_request",
+    permissions={"pull_requests": "read"},
+    properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE},
+)
 def get_pull_request(params: dict, context: StepContext) -> dict:
     installation_id, repository = _repository(params, context)
     data = pull_request_context(
@@ -135,7 +139,11 @@ def get_pull_request(params: dict, context: StepContext) -> dict:
     }
 
 
-@github_node("github.get_commit", properties={"repository": TEMPLATED_STRING, "sha": TEMPLATED_STRING})
+@github_node(
+    "github.get_commit",
+    permissions={"contents": "read"},
+    properties={"repository": TEMPLATED_STRING, "sha": TEMPLATED_STRING},
+)
 def get_commit(params: dict, context: StepContext) -> dict:
     payload = context.payload
     sha = (
@@ -149,6 +157,7 @@ def get_commit(params: dict, context: StepContext) -> dict:
 
 @github_node(
     "github.get_file",
+    permissions={"contents": "read"},
     properties={"repository": TEMPLATED_STRING, "path": TEMPLATED_STRING, "ref": TEMPLATED_STRING},
     required=("path",),
 )
@@ -169,6 +178,7 @@ def _comment_marker_key(params: dict, context: StepContext) -> str:
 
 @github_node(
     "github.create_comment",
+    permissions={"issues": "write", "pull_requests": "write"},
     properties={
         "repository": TEMPLATED_STRING,
         "number": NUMBER_OR_TEMPLATE,
@@ -219,6 +229,7 @@ def _labels_to_add(params: dict) -> list[str]:
 
 @github_node(
     "github.add_labels",
+    permissions={"issues": "write", "pull_requests": "write"},
     properties={
         "repository": TEMPLATED_STRING,
         "number": NUMBER_OR_TEMPLATE,

@@ -123,6 +123,7 @@ def _event_head(context: StepContext) -> str | None:
 
 @github_node(
     "github.create_branch",
+    permissions={"contents": "write"},
     properties={"repository": TEMPLATED_STRING, "branch": BRANCH, "from": BRANCH},
     required=("branch",),
     writes=True,
@@ -148,6 +149,7 @@ def create_branch(params: dict, context: StepContext) -> dict:
 
 @github_node(
     "github.commit_files",
+    permissions={"contents": "write"},
     properties={
         "repository": TEMPLATED_STRING,
         "branch": BRANCH,
@@ -184,6 +186,7 @@ def commit_files(params: dict, context: StepContext) -> dict:
 
 @github_node(
     "github.create_pull_request",
+    permissions={"pull_requests": "write"},
     properties={
         "repository": TEMPLATED_STRING,
         "title": TEMPLATED_STRING,

@@ -4,11 +4,10 @@ Like every GitHub node, each checks its repository against the run's tenant (`_r
 before any call, and re-checks rendered parameters here: a template may render anything.
 """
 
-from django.conf import settings
-
 from github_app.api.issues import issue_context, issue_create, issue_update, labels_remove
 from github_app.api.pushes import push_context
 from github_app.api.trees import tree_files
+from github_app.credentials import app_credentials
 from workflows.nodes.base import NUMBER_OR_TEMPLATE, TEMPLATED_STRING, StepContext, StepFailed
 from workflows.nodes.github import _number, _path, _reads, _repository, _sha, github_node
 from workflows.nodes.path_globs import path_glob_match
@@ -54,7 +53,11 @@ def _choice(params: dict, key: str, choices: tuple[str, ...]) -> str | None:
     return value
 
 
-@github_node("github.get_issue", properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE})
+@github_node(
+    "github.get_issue",
+    permissions={"issues": "read"},
+    properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE},
+)
 def get_issue(params: dict, context: StepContext) -> dict:
     installation_id, repository = _repository(params, context)
     return issue_context(
@@ -64,6 +67,7 @@ def get_issue(params: dict, context: StepContext) -> dict:
 
 @github_node(
     "github.create_issue",
+    permissions={"issues": "write"},
     properties={
         "repository": TEMPLATED_STRING,
         "title": SHORT_STRING,
@@ -88,13 +92,14 @@ def create_issue(params: dict, context: StepContext) -> dict:
         assignees=assignees,
         marker_key=f"{context.run_id}:{context.node_id}",
         # Only the App's own issues can be the step's; unknown without a configured slug.
-        creator=f"{settings.GITHUB_APP_SLUG}[bot]" if settings.GITHUB_APP_SLUG else None,
+        creator=f"{slug}[bot]" if (slug := app_credentials().slug) else None,
     )
     return {"number": result.number, "html_url": result.html_url, "created": result.created}
 
 
 @github_node(
     "github.update_issue",
+    permissions={"issues": "write"},
     properties={
         "repository": TEMPLATED_STRING,
         "number": NUMBER_OR_TEMPLATE,
@@ -126,6 +131,7 @@ def update_issue(params: dict, context: StepContext) -> dict:
 
 @github_node(
     "github.remove_labels",
+    permissions={"issues": "write", "pull_requests": "write"},
     properties={"repository": TEMPLATED_STRING, "number": NUMBER_OR_TEMPLATE, "labels": {**NAMES, "minItems": 1}},
     required=("labels",),
     writes=True,
@@ -157,7 +163,7 @@ def _push_payload(context: StepContext) -> dict:
     return payload
 
 
-@github_node("github.get_push_context", properties={})
+@github_node("github.get_push_context", permissions={"contents": "read"}, properties={})
 def get_push_context(params: dict, context: StepContext) -> dict:
     payload = _push_payload(context)
     installation_id, repository = _repository(params, context)
@@ -174,6 +180,7 @@ def _glob(value) -> str | None:
 
 @github_node(
     "github.list_files",
+    permissions={"contents": "read"},
     properties={
         "repository": TEMPLATED_STRING,
         "ref": SHORT_STRING,

@@ -102,6 +102,7 @@ def _review_comment(item: dict, index: int) -> ReviewComment:
 
 @github_node(
     "github.create_review",
+    permissions={"pull_requests": "write"},
     properties={
         "repository": TEMPLATED_STRING,
         "number": NUMBER_OR_TEMPLATE,
@@ -188,6 +189,7 @@ def _cancel_check_run(output: dict, context: StepContext) -> None:
 
 @github_node(
     "github.create_check_run",
+    permissions={"checks": "write"},
     properties={
         "repository": TEMPLATED_STRING,
         "head_sha": TEMPLATED_STRING,
