@@ -3,7 +3,7 @@
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -17,6 +17,13 @@ from aiworkflow.errors import ApplicationError
 class AuthenticatedRequest(Request):
     """The request of a view behind the default IsAuthenticated permission: its user is a User,
     never anonymous. For the type checker only; DRF builds the request as usual."""
+
+    user: User
+
+
+class SignedInRequest(HttpRequest):
+    """The request of a page behind login_required or staff_member_required: its user is a
+    User, never anonymous. For the type checker only."""
 
     user: User
 

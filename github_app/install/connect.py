@@ -10,11 +10,12 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from aiworkflow.api import SignedInRequest
 from aiworkflow.errors import ApplicationError
 from github_app.errors import GitHubAppNotConfigured, InstallCompletionWrongUser
 from github_app.install.flow import install_complete, install_url_build, pending_completion_get
@@ -22,22 +23,15 @@ from github_app.install.selectors import GitHubIntegration, github_integration_l
 from github_app.models import PendingInstallCompletion
 
 
-class AuthenticatedHttpRequest(HttpRequest):
-    """The request of a view behind login_required: its user is a User, never anonymous. For
-    the type checker only."""
-
-    user: User
-
-
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def connect(request: AuthenticatedHttpRequest) -> HttpResponse:
+def connect(request: SignedInRequest) -> HttpResponse:
     if request.method == "POST":
         return _connect_complete(request)
     return _connect_show(request)
 
 
-def _connect_show(request: AuthenticatedHttpRequest) -> HttpResponse:
+def _connect_show(request: SignedInRequest) -> HttpResponse:
     completion = request.GET.get("completion")
     pending = None
     if completion:
@@ -57,7 +51,7 @@ def _connect_show(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "github_app/connect.html", context)
 
 
-def _connect_complete(request: AuthenticatedHttpRequest) -> HttpResponse:
+def _connect_complete(request: SignedInRequest) -> HttpResponse:
     completion = request.POST.get("completion", "")
     try:
         result = install_complete(completion=completion, user=request.user)
@@ -70,7 +64,7 @@ def _connect_complete(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 def _error_page(
-    request: AuthenticatedHttpRequest, exc: ApplicationError, *, retry_completion: str | None = None
+    request: SignedInRequest, exc: ApplicationError, *, retry_completion: str | None = None
 ) -> HttpResponse:
     """The API's status for the same failure (4xx, or 502/503 when GitHub failed), as a page."""
     context = {

@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_safe
 
+from aiworkflow.api import SignedInRequest
 from aiworkflow.errors import ApplicationError
 from github_app.credentials import app_credentials, registered_app_credentials
 from github_app.errors import AppRegistrationStateInvalid
@@ -19,15 +19,6 @@ from github_app.install.flow import install_url_build
 from operations.app_setup.services import app_registration_complete, app_registration_start
 
 SESSION_NONCE = "app_setup_nonce"
-
-
-class StaffRequest(HttpRequest):
-    """A request that staff_member_required let through: its user is a User. For the type
-    checker only."""
-
-    user: User
-
-
 # GitHub's own limits: an App name of 34 characters, and an organisation login's shape.
 APP_NAME_MAX_LENGTH = 34
 ORGANIZATION_LOGIN = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\Z")
@@ -72,7 +63,7 @@ def _unreachable_from_github(base_url: str) -> bool:
 
 @staff_member_required
 @require_http_methods(["GET", "HEAD", "POST"])
-def app_setup(request: StaffRequest) -> HttpResponse:
+def app_setup(request: SignedInRequest) -> HttpResponse:
     """GET: the form, and the App this deployment uses now. POST: the manifest to review, and
     the button that posts it to GitHub."""
     if request.method != "POST":
@@ -92,14 +83,14 @@ def app_setup(request: StaffRequest) -> HttpResponse:
     return render(request, "operations/app_setup_review.html", context)
 
 
-def _form_page(request: StaffRequest, form: RegistrationForm, status: int = 200) -> HttpResponse:
+def _form_page(request: SignedInRequest, form: RegistrationForm, status: int = 200) -> HttpResponse:
     context = {"form": form, "current": app_credentials(), "registered": registered_app_credentials()}
     return render(request, "operations/app_setup.html", context, status=status)
 
 
 @staff_member_required
 @require_safe
-def app_setup_done(request: StaffRequest) -> HttpResponse:
+def app_setup_done(request: SignedInRequest) -> HttpResponse:
     """Where GitHub sends the browser back with the registration's code."""
     code, state = request.GET.get("code", ""), request.GET.get("state", "")
     try:
@@ -115,7 +106,7 @@ def app_setup_done(request: StaffRequest) -> HttpResponse:
     return render(request, "operations/app_setup_done.html", context)
 
 
-def _install_url(request: StaffRequest) -> str | None:
+def _install_url(request: SignedInRequest) -> str | None:
     """Installing it right away is only possible once this process uses the new App's slug."""
     try:
         return install_url_build(user=request.user)
