@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -172,6 +173,19 @@ def _redis_version() -> str:
         return "not reached"
 
 
+def _python_loop_seconds() -> str:
+    """One number to compare machines by: the best of 3 timings of a pure-Python loop of 10
+    million additions (CPython 3.11 on a current desktop core: about 0.4 s)."""
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for number in range(10_000_000):
+            total += number
+        timings.append(time.perf_counter() - started)
+    return f"{min(timings):.2f} s"
+
+
 def machine_describe() -> str:
     cpu = _file_field(Path("/proc/cpuinfo"), "model name\t:") or platform.processor() or "unknown CPU"
     memory_kib = _file_field(Path("/proc/meminfo"), "MemTotal:")
@@ -179,7 +193,8 @@ def machine_describe() -> str:
     system = _file_field(Path("/etc/os-release"), "PRETTY_NAME=") or platform.system()
     return (
         f"{cpu}, {os.cpu_count()} cores, {memory}, {system}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, PostgreSQL {_postgresql_version()}, Redis {_redis_version()}"
+        f"Python {platform.python_version()}, PostgreSQL {_postgresql_version()}, Redis {_redis_version()}; "
+        f"a Python loop of 10M additions takes {_python_loop_seconds()}"
     )
 
 
