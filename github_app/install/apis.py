@@ -1,10 +1,11 @@
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,8 +13,10 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from aiworkflow.api import AuthenticatedRequest
+from aiworkflow.errors import ApplicationError
 from aiworkflow.net import client_ip
 from aiworkflow.throttling import FailOpen
+from github_app.install.connect import connect_failure_page
 from github_app.install.flow import install_callback_verify, install_complete, install_url_build
 from github_app.install.selectors import GitHubIntegration, github_integration_list
 from github_app.models import Installation
@@ -122,7 +125,16 @@ class GitHubInstallCallbackApi(APIView):
         parameters=[InstallCallbackInputSerializer],
         responses={200: InstallPendingOutputSerializer, 202: InstallRequestedOutputSerializer, 302: None},
     )
-    def get(self, request: AuthenticatedRequest) -> Response | HttpResponseRedirect:
+    def get(self, request: AuthenticatedRequest) -> HttpResponse:
+        try:
+            return self._verify(request)
+        except (ApplicationError, ValidationError) as exc:
+            if settings.FRONTEND_URL or not _browser_asks(request):
+                raise
+            # No frontend to explain the failure to the person GitHub sent back: a page does.
+            return connect_failure_page(request, message=_failure_message(exc), status=_failure_status(exc))
+
+    def _verify(self, request: AuthenticatedRequest) -> Response | HttpResponseRedirect:
         serializer = self.InstallCallbackInputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
@@ -169,6 +181,22 @@ class GitHubInstallCallbackApi(APIView):
             connect_query = {"completion": query["completion"]} if "completion" in query else query
             return HttpResponseRedirect(f"{reverse('connect')}?{urlencode(connect_query)}")
         return Response(body, status=status_code)
+
+
+def _failure_message(exc: ApplicationError | ValidationError) -> str:
+    if isinstance(exc, ApplicationError):
+        return exc.message
+    detail = exc.detail if isinstance(exc.detail, dict) else {"error": exc.detail}
+    reasons = [
+        reason if field in ("error", "non_field_errors") else f"{field}: {reason}"
+        for field, problems in detail.items()
+        for reason in (problems if isinstance(problems, list) else [problems])
+    ]
+    return f"The installation link GitHub sent back cannot be used. {' '.join(map(str, reasons))}"
+
+
+def _failure_status(exc: ApplicationError | ValidationError) -> int:
+    return exc.status_code if isinstance(exc, ApplicationError) else status.HTTP_400_BAD_REQUEST
 
 
 def _browser_asks(request: Request) -> bool:

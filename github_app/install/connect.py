@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -67,16 +67,30 @@ def _error_page(
     request: SignedInRequest, exc: ApplicationError, *, retry_completion: str | None = None
 ) -> HttpResponse:
     """The API's status for the same failure (4xx, or 502/503 when GitHub failed), as a page."""
-    context = {
-        "message": exc.message,
-        "status": exc.status_code,
-        "wrong_user": isinstance(exc, InstallCompletionWrongUser),
-        "retry_completion": retry_completion,
-    }
-    response = render(request, "github_app/connect_error.html", context, status=exc.status_code)
+    response = connect_failure_page(
+        request,
+        message=exc.message,
+        status=exc.status_code,
+        wrong_user=isinstance(exc, InstallCompletionWrongUser),
+        retry_completion=retry_completion,
+    )
     for name, value in exc.headers.items():
         response[name] = value
     return response
+
+
+def connect_failure_page(
+    request: HttpRequest,
+    *,
+    message: str,
+    status: int,
+    wrong_user: bool = False,
+    retry_completion: str | None = None,
+) -> HttpResponse:
+    """A failure to connect, as a page: the completion's, or the install callback's for a
+    browser that no frontend receives."""
+    context = {"message": message, "status": status, "wrong_user": wrong_user, "retry_completion": retry_completion}
+    return render(request, "github_app/connect_error.html", context, status=status)
 
 
 def _pending_summary(pending: PendingInstallCompletion) -> dict:

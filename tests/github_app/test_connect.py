@@ -86,6 +86,34 @@ class TestCallbackRedirect:
         page = assert_html_page(signed_in(user).get(response["Location"]), 200)
         assert 'id="requested"' in page and "approve" in page
 
+    @pytest.mark.parametrize(
+        ("query", "reason"),
+        [
+            (
+                {"state": "forged.state.value", "setup_action": "install", "installation_id": "1"},
+                "not one this server issued",
+            ),
+            ({"state": "x", "setup_action": "install"}, "installation_id"),
+            ({"state": "x", "setup_action": "install", "error": "access_denied"}, "GitHub reported: access_denied"),
+            ({"state": "x", "setup_action": "<script>alert(1)</script>"}, "is not a valid choice"),
+        ],
+    )
+    def test_a_failed_callback_is_a_page_for_a_browser_and_json_for_a_client(self, client, github, query, reason):
+        page = assert_html_page(client.get(CALLBACK, query, HTTP_ACCEPT=BROWSER_ACCEPT), 400)
+
+        assert reason in page and 'role="alert"' in page
+        assert "<script>alert(1)</script>" not in page
+        answer = client.get(CALLBACK, query)
+        assert answer.status_code == 400 and answer["Content-Type"] == "application/json"
+
+    def test_with_a_frontend_a_failed_callback_stays_json(self, client, settings):
+        settings.FRONTEND_URL = "https://app.example.com/github/connected"
+        query = {"state": "forged.state.value", "setup_action": "install", "installation_id": "1"}
+
+        answer = client.get(CALLBACK, query, HTTP_ACCEPT=BROWSER_ACCEPT)
+
+        assert answer.status_code == 400 and answer.json()["error"]
+
     @pytest.mark.parametrize("accept", [None, "application/json", "*/*", "application/json, text/*;q=0.5"])
     def test_api_clients_keep_the_json_answer(self, client, user, github, accept):
         accessible_installation(github)
