@@ -239,3 +239,54 @@ def test_pending_install_completions_are_read_only_and_hide_tokens(staff, user):
         assert SECRET not in content and "ghr_" not in content and digest not in content
     assert 'name="_save"' not in pages[1].content.decode()
     assert staff.get("/admin/github_app/pendinginstallcompletion/add/").status_code == 403
+
+
+def test_runs_are_found_by_their_concurrency_group(staff, user):
+    from workflows.models import WorkflowRun
+    from workflows.services import workflow_create
+
+    workflow = workflow_create(
+        owner=user,
+        name="Grouped",
+        definition={"nodes": [{"id": "c", "type": "logic.condition", "params": {"condition": "1"}}], "edges": []},
+    )
+    runs = {
+        group: WorkflowRun.objects.create(
+            workflow=workflow, version=workflow.current_version, owner=user, trigger={}, concurrency_group=group
+        )
+        for group in ("pr-7", "pr-8")
+    }
+
+    listed = staff.get("/admin/workflows/workflowrun/", {"q": "pr-7"}).context["cl"].result_list
+
+    assert [run.pk for run in listed] == [runs["pr-7"].pk]
+
+
+def test_registered_apps_are_read_only_and_hide_their_secrets(staff, user):
+    from github_app.models import AppRegistration
+
+    registration = AppRegistration.objects.create(
+        app_id=4242,
+        slug="ai-review-dev",
+        name="AI review (dev)",
+        html_url="https://github.com/apps/ai-review-dev",
+        owner_login="octo-org",
+        owner_type="Organization",
+        client_id="Iv23.registeredclient",
+        client_secret="registered-client-secret-0123456789",
+        webhook_secret="registered-webhook-secret-0123456789",
+        private_key="-----BEGIN RSA PRIVATE KEY-----\nMIIEkey\n-----END RSA PRIVATE KEY-----\n",
+        registered_by=user,
+    )
+    pages = [
+        staff.get("/admin/github_app/appregistration/"),
+        staff.get(f"/admin/github_app/appregistration/{registration.pk}/change/"),
+    ]
+
+    for page in pages:
+        content = page.content.decode()
+        assert page.status_code == 200 and "ai-review-dev" in content
+        assert "registered-client-secret" not in content and "registered-webhook-secret" not in content
+        assert "PRIVATE KEY" not in content
+    assert 'name="_save"' not in pages[1].content.decode()
+    assert staff.get("/admin/github_app/appregistration/add/").status_code == 403

@@ -156,7 +156,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):
         RunDeliveryFilter,
     ]
     list_select_related = ["workflow"]
-    search_fields = ["id", "workflow__name", "repository"]
+    search_fields = ["id", "workflow__name", "repository", "concurrency_group"]
     inlines = [StepRunInline]
     exclude = ["trigger", "payload"]
     actions = ["rerun"]
