@@ -119,11 +119,14 @@ def table_render(*, figures: dict[str, dict]) -> str:
         runs.setdefault((entry["machine"], entry["measured_at"]), []).append(name)
     letters = {run: chr(ord("A") + number) for number, run in enumerate(runs)}
     several = len(runs) > 1
+    speeds = {run: _speed_note(figures, names) for run, names in runs.items()}
     if several:
         lines = ["Measured on:", ""]
-        lines += [f"- {letters[run]}: {run[0]}; {run[1]} ({', '.join(names)})" for run, names in runs.items()]
+        lines += [
+            f"- {letters[run]}: {run[0]}{speeds[run]}; {run[1]} ({', '.join(names)})" for run, names in runs.items()
+        ]
     else:
-        lines = [f"Measured on: {machine}; {day}." for machine, day in runs]
+        lines = [f"Measured on: {run[0]}{speeds[run]}; {run[1]}." for run in runs]
     columns = ["benchmark", "figure", "value", "against", "its value", "ratio"] + (["on"] if several else [])
     lines += [
         "",
@@ -137,6 +140,11 @@ def table_render(*, figures: dict[str, dict]) -> str:
         on = [letters[(entry["machine"], entry["measured_at"])]] if several else []
         lines += ["| " + " | ".join(text.replace("|", "\\|") for text in [name, *row, *on]) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _speed_note(figures: dict[str, dict], names: list[str]) -> str:
+    timings = sorted({figures[name]["python_loop"] for name in names if figures[name].get("python_loop")})
+    return f"; a Python loop of 10M additions took {' to '.join(timings)}" if timings else ""
 
 
 def readme_replace(*, text: str, table: str) -> str:
@@ -173,7 +181,7 @@ def _redis_version() -> str:
         return "not reached"
 
 
-def _python_loop_seconds() -> str:
+def python_loop_seconds() -> str:
     """One number to compare machines by: the best of 3 timings of a pure-Python loop of 10
     million additions (CPython 3.11 on a current desktop core: about 0.4 s)."""
     timings = []
@@ -193,19 +201,28 @@ def machine_describe() -> str:
     system = _file_field(Path("/etc/os-release"), "PRETTY_NAME=") or platform.system()
     return (
         f"{cpu}, {os.cpu_count()} cores, {memory}, {system}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, PostgreSQL {_postgresql_version()}, Redis {_redis_version()}; "
-        f"a Python loop of 10M additions takes {_python_loop_seconds()}"
+        f"Python {platform.python_version()}, PostgreSQL {_postgresql_version()}, Redis {_redis_version()}"
     )
 
 
 def benches_run(
-    *, names: list[str], folder: Path, figures_path: Path, readme_path: Path, machine: str, day: str
+    *,
+    names: list[str],
+    folder: Path,
+    figures_path: Path,
+    readme_path: Path,
+    machine: str,
+    day: str,
+    python_loop: str | None = None,
 ) -> bool:
     """Runs each benchmark and writes the figures and the README after each; True if all succeeded."""
     succeeded = True
     for name in names:
         print(f"== bench/{name}.py", flush=True)
         entry = bench_run(name=name, folder=folder, machine=machine, day=day)
+        if python_loop:
+            # Apart from the machine's description: it varies a little from one run to the next.
+            entry["python_loop"] = python_loop
         if "failed" in entry:
             succeeded = False
             print(f"== bench/{name}.py failed: {entry['failed']}", flush=True)
@@ -228,6 +245,7 @@ def main(arguments: list[str]) -> int:
         readme_path=README_PATH,
         machine=machine_describe(),
         day=datetime.datetime.now(datetime.UTC).date().isoformat(),
+        python_loop=python_loop_seconds(),
     )
     return 0 if succeeded else 1
 
