@@ -39,16 +39,23 @@ _cache_lock = Lock()
 _cached: tuple[float, AppCredentials] | None = None
 
 
-def _environment() -> AppCredentials:
-    return AppCredentials(
-        app_id=str(settings.GITHUB_APP_ID or ""),
-        slug=settings.GITHUB_APP_SLUG,
-        private_key=environment_private_key(),
-        client_id=settings.GITHUB_CLIENT_ID,
-        client_secret=settings.GITHUB_CLIENT_SECRET,
-        webhook_secret=settings.GITHUB_WEBHOOK_SECRET,
-        bot_user_id=settings.GITHUB_APP_BOT_USER_ID,
-    )
+# Where each credential is set in the environment (the private key may also be a file).
+SETTING_NAMES = {
+    "app_id": "GITHUB_APP_ID",
+    "slug": "GITHUB_APP_SLUG",
+    "private_key": "GITHUB_APP_PRIVATE_KEY",
+    "client_id": "GITHUB_CLIENT_ID",
+    "client_secret": "GITHUB_CLIENT_SECRET",
+    "webhook_secret": "GITHUB_WEBHOOK_SECRET",
+    "bot_user_id": "GITHUB_APP_BOT_USER_ID",
+}
+
+
+def _environment_value(name: str) -> str | int:
+    if name == "private_key":
+        return environment_private_key()
+    value = getattr(settings, SETTING_NAMES[name])
+    return str(value or "") if name == "app_id" else value
 
 
 def environment_private_key() -> str:
@@ -115,36 +122,25 @@ def registered_secrets_known() -> tuple[str, ...]:
     return tuple(value for value in (registration.client_secret, registration.webhook_secret) if value)
 
 
+def app_credential(name: str):
+    """One credential (an AppCredentials field): the environment's, else the registered App's.
+    Only the one setting is read, so the webhook view and the matcher read no key file."""
+    value = _environment_value(name)
+    if value or (name == "bot_user_id" and settings.GITHUB_APP_SLUG):
+        return value  # the bot is `<slug>[bot]`: a slug set here names an App the registered bot is not of
+    return getattr(registered_app_credentials(), name)
+
+
 def app_credentials() -> AppCredentials:
-    environment = _environment()
-    if all(value for name, value in vars(environment).items() if name != "bot_user_id"):
-        return environment
-    registered = registered_app_credentials()
-    return AppCredentials(
-        app_id=environment.app_id or registered.app_id,
-        slug=environment.slug or registered.slug,
-        private_key=environment.private_key or registered.private_key,
-        client_id=environment.client_id or registered.client_id,
-        client_secret=environment.client_secret or registered.client_secret,
-        webhook_secret=environment.webhook_secret or registered.webhook_secret,
-        bot_user_id=environment.bot_user_id or registered.bot_user_id,
-    )
+    return AppCredentials(**{name: app_credential(name) for name in SETTING_NAMES})
 
 
 def environment_shadowing(*, registered: AppCredentials) -> list[str]:
     """The settings the environment sets to something other than the registered App's: they
     win, so the registered value is not used until they are removed and the service restarted."""
-    environment = _environment()
-    names = {
-        "app_id": "GITHUB_APP_ID",
-        "slug": "GITHUB_APP_SLUG",
-        "private_key": "GITHUB_APP_PRIVATE_KEY",
-        "client_id": "GITHUB_CLIENT_ID",
-        "client_secret": "GITHUB_CLIENT_SECRET",
-        "webhook_secret": "GITHUB_WEBHOOK_SECRET",
-    }
-    return [
-        setting
-        for attribute, setting in names.items()
-        if getattr(environment, attribute) and getattr(environment, attribute) != getattr(registered, attribute)
-    ]
+    shadowing = []
+    for name, setting in SETTING_NAMES.items():
+        value = _environment_value(name)
+        if value and value != getattr(registered, name):
+            shadowing.append(setting)
+    return shadowing

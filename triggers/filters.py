@@ -18,7 +18,7 @@ dispatcher checks it, not this module.
 
 from dataclasses import dataclass, field
 
-from github_app.credentials import app_credentials
+from github_app.credentials import app_credential
 from github_app.webhooks.payloads import payload_value
 from triggers.patterns import FilterPattern, patterns_compile, patterns_decide
 
@@ -156,8 +156,7 @@ def _default_true(config: dict, key: str) -> tuple[bool, str]:
 def _sender_is_this_app(login: str, user_id) -> bool:
     """Whether the App's bot account sent the event: its login `<slug>[bot]`, or its user id,
     which still holds after the App is renamed."""
-    credentials = app_credentials()
-    slug, bot_user_id = credentials.slug, credentials.bot_user_id
+    slug, bot_user_id = app_credential("slug"), app_credential("bot_user_id")
     by_login = bool(slug) and login.lower() == f"{slug}[bot]".lower()
     return by_login or (bool(bot_user_id) and user_id == bot_user_id)
 

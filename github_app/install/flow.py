@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from github_app.api import app_client, installation_client
-from github_app.credentials import app_credentials
+from github_app.credentials import app_credential, app_credentials
 from github_app.errors import (
     GitHubAppNotConfigured,
     InstallationOwnershipUnverified,
@@ -69,7 +69,7 @@ def install_state_issue(*, user: User) -> str:
 
 
 def install_url_build(*, user: User) -> str:
-    slug = app_credentials().slug
+    slug = app_credential("slug")
     if not slug:
         raise GitHubAppNotConfigured(detail={"missing": "GITHUB_APP_SLUG"})
     # GitHub Enterprise Server serves apps under /github-apps/, github.com under /apps/.

@@ -5,13 +5,13 @@ import hmac
 
 from django.conf import settings
 
-from github_app.credentials import app_credentials
+from github_app.credentials import app_credential
 
 SIGNATURE_PREFIX = "sha256="
 
 
 def webhook_secrets() -> list[str]:
-    current = app_credentials().webhook_secret
+    current = app_credential("webhook_secret")
     return [secret for secret in (current, settings.GITHUB_WEBHOOK_SECRET_PREVIOUS) if secret]
 
 

@@ -15,10 +15,10 @@ from urllib.parse import quote, urlencode
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core import signing
-from django.db import transaction
 
 from github_app.api import app_client
 from github_app.credentials import (
+    SETTING_NAMES,
     environment_shadowing,
     registered_app_credentials_forget,
     registration_credentials,
@@ -71,21 +71,20 @@ def app_registration_complete(*, user: User, code: str, state: str, session_nonc
     _state_verify(state=state, user=user, session_nonce=session_nonce)
     app = app_client.app_manifest_convert(code=code)
     owner = app.get("owner") or {}
-    with transaction.atomic():
-        registration = AppRegistration.objects.create(
-            app_id=app["id"],
-            slug=app["slug"],
-            name=str(app.get("name") or app["slug"])[:100],
-            html_url=str(app.get("html_url") or "")[:500],
-            owner_login=str(owner.get("login") or "")[:255],
-            owner_type=str(owner.get("type") or "")[:32],
-            client_id=app["client_id"],
-            client_secret=app["client_secret"],
-            webhook_secret=app["webhook_secret"],
-            private_key=app["pem"],
-            bot_user_id=app_client.app_bot_user_id(slug=app["slug"]),
-            registered_by=user,
-        )
+    registration = AppRegistration.objects.create(
+        app_id=app["id"],
+        slug=app["slug"],
+        name=str(app.get("name") or app["slug"])[:100],
+        html_url=str(app.get("html_url") or "")[:500],
+        owner_login=str(owner.get("login") or "")[:255],
+        owner_type=str(owner.get("type") or "")[:32],
+        client_id=app["client_id"],
+        client_secret=app["client_secret"],
+        webhook_secret=app["webhook_secret"],
+        private_key=app["pem"],
+        bot_user_id=app_client.app_bot_user_id(slug=app["slug"]),
+        registered_by=user,
+    )
     registered_app_credentials_forget()
     dotenv_path = _dotenv_write(registration) if settings.GITHUB_APP_REGISTRATION_DOTENV else None
     return RegistrationResult(
@@ -97,16 +96,8 @@ def app_registration_complete(*, user: User, code: str, state: str, session_nonc
 
 def _dotenv_write(registration: AppRegistration) -> Path:
     path = Path(settings.GITHUB_APP_REGISTRATION_DOTENV)
-    values = {
-        "GITHUB_APP_ID": str(registration.app_id),
-        "GITHUB_APP_SLUG": registration.slug,
-        "GITHUB_APP_PRIVATE_KEY": registration.private_key,
-        "GITHUB_CLIENT_ID": registration.client_id,
-        "GITHUB_CLIENT_SECRET": registration.client_secret,
-        "GITHUB_WEBHOOK_SECRET": registration.webhook_secret,
-    }
-    if registration.bot_user_id:
-        values["GITHUB_APP_BOT_USER_ID"] = str(registration.bot_user_id)
+    credentials = vars(registration_credentials(registration))
+    values = {setting: str(credentials[name]) for name, setting in SETTING_NAMES.items() if credentials[name]}
     comment = f"The GitHub App {registration.name}, registered at /setup/github-app/ on {date.today().isoformat()}"
     dotenv_update(path=path, values=values, comment=comment)
     return path

@@ -7,7 +7,7 @@ before any call, and re-checks rendered parameters here: a template may render a
 from github_app.api.issues import issue_context, issue_create, issue_update, labels_remove
 from github_app.api.pushes import push_context
 from github_app.api.trees import tree_files
-from github_app.credentials import app_credentials
+from github_app.credentials import app_credential
 from workflows.nodes.base import NUMBER_OR_TEMPLATE, TEMPLATED_STRING, StepContext, StepFailed
 from workflows.nodes.github import _number, _path, _reads, _repository, _sha, github_node
 from workflows.nodes.path_globs import path_glob_match
@@ -92,7 +92,7 @@ def create_issue(params: dict, context: StepContext) -> dict:
         assignees=assignees,
         marker_key=f"{context.run_id}:{context.node_id}",
         # Only the App's own issues can be the step's; unknown without a configured slug.
-        creator=f"{slug}[bot]" if (slug := app_credentials().slug) else None,
+        creator=f"{slug}[bot]" if (slug := app_credential("slug")) else None,
     )
     return {"number": result.number, "html_url": result.html_url, "created": result.created}
 

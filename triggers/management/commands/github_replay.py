@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from aiworkflow.celery import app as celery_app
-from github_app.credentials import app_credentials
+from github_app.credentials import app_credential
 from github_app.models import WebhookDelivery
 from github_app.webhooks.deliveries import DeliveryNotReplayable, delivery_process, delivery_receive, delivery_replay
 from github_app.webhooks.payloads import PayloadInvalid, PayloadSummary, payload_summarize
@@ -192,7 +192,7 @@ class Command(BaseCommand):
             "Content-Type": "application/json",
             "X-GitHub-Event": payload.event,
             "X-GitHub-Delivery": delivery_id,
-            "X-Hub-Signature-256": signature_for(body=payload.body, secret=app_credentials().webhook_secret),
+            "X-Hub-Signature-256": signature_for(body=payload.body, secret=app_credential("webhook_secret")),
         }
         header = f"delivery {delivery_id} ({payload.event}) from {payload.source.name}"
         try:
